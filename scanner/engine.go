@@ -1,0 +1,444 @@
+package scanner
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/xaiscan/xaiscan/rules"
+)
+
+const (
+	// DefaultChunkSize is how much of a file a worker reads at a time.
+	// Large enough that per-read overhead vanishes, small enough that
+	// memory stays flat with many workers.
+	DefaultChunkSize = 1 << 20
+	// Reach is how far past its start a detector may need to look to
+	// recognise a key, in the largest encoding (UTF-16 doubles a key's 90
+	// bytes; base64 of UTF-16 grows it further). Each chunk leaves the last
+	// Reach bytes to the next chunk, so a key straddling a boundary is seen
+	// whole exactly once.
+	Reach = 1024
+	// lineContext is how much of the previous chunk is kept before the
+	// first owned byte, so a key near the start of a chunk still sees its
+	// left boundary and the allow marker earlier on its line.
+	lineContext = 1024
+)
+
+// Hit is a key located by a Detector.
+type Hit struct {
+	Rule    string
+	Start   int // offset of the evidence in the window (the encoded text, for decoded keys)
+	End     int
+	Key     []byte // the decoded key; may alias the window, copy to keep
+	Entropy float64
+	// Encoding is empty for plain bytes, else the decoding applied.
+	Encoding string
+}
+
+// Detector finds keys in a window of bytes. Detectors must be safe for
+// concurrent use and should not allocate on key-free input.
+type Detector interface {
+	Detect(window []byte, fn func(Hit))
+}
+
+// Plain is the detector for keys written as plain bytes: the built-in rules.
+type Plain struct{}
+
+// Detect implements Detector.
+func (Plain) Detect(window []byte, fn func(Hit)) {
+	rules.Find(window, func(m rules.Match) {
+		fn(Hit{Rule: m.Rule, Start: m.Start, End: m.End, Key: window[m.Start:m.End], Entropy: m.Entropy})
+	})
+}
+
+// Expander opens containers (archives, compressed files) so their members
+// are scanned instead of their raw bytes. It runs on worker goroutines and
+// must be safe for concurrent use.
+type Expander interface {
+	// Wants reports, from the item and its first bytes (up to one chunk),
+	// whether the item is a container this expander opens.
+	Wants(it Item, head []byte) bool
+	// Expand reads the container from r, positioned at its first byte, and
+	// calls scan for every member (which may itself be a container). An
+	// error is recorded against the item as a partial scan.
+	Expand(ctx context.Context, it Item, r io.Reader, scan func(Item)) error
+}
+
+// Options configure an Engine.
+type Options struct {
+	// Workers bounds concurrent item scans; 0 means runtime.NumCPU().
+	Workers int
+	// ChunkSize is the read size for streamed items; 0 means DefaultChunkSize.
+	ChunkSize int
+	// Detectors find keys; nil means []Detector{Plain{}}.
+	Detectors []Detector
+	// Expander, if set, opens containers (archives, compressed files).
+	Expander Expander
+	// Progress, if set, is called about every ProgressEvery while the scan
+	// runs, and once at the end.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Progress is a snapshot of a running scan.
+type Progress struct {
+	Done     int64 // items finished
+	Expected int64 // items announced by the source, 0 if unknown
+	Bytes    int64
+	Elapsed  time.Duration
+	Final    bool
+}
+
+// Engine runs sources through the rules. It is the one place that owns
+// concurrency in a scan.
+type Engine struct {
+	opts Options
+}
+
+// New returns an engine with opts, defaults filled in.
+func New(opts Options) *Engine {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.NumCPU()
+	}
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = DefaultChunkSize
+	}
+	if opts.ChunkSize < 4*Reach {
+		opts.ChunkSize = 4 * Reach
+	}
+	if opts.Detectors == nil {
+		opts.Detectors = []Detector{Plain{}}
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = 250 * time.Millisecond
+	}
+	return &Engine{opts: opts}
+}
+
+// run is the state of one scan; it implements Feed.
+type run struct {
+	e    *Engine
+	pool *pool.Pool
+	bufs sync.Pool
+
+	done, expected, bytes atomic.Int64
+	files, blobs, commits atomic.Int64
+
+	mu       sync.Mutex
+	findings []Finding
+	skipped  []Skipped
+	notes    []string
+}
+
+// Run scans every item src produces and returns the sorted result. A
+// cancelled context stops the scan promptly; the partial result is returned
+// with Interrupted set and a nil error.
+func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
+	r := &run{e: e, pool: pool.New().WithMaxGoroutines(e.opts.Workers)}
+	r.bufs.New = func() any {
+		b := make([]byte, e.opts.ChunkSize+Reach+lineContext)
+		return &b
+	}
+	start := time.Now()
+	stopProgress := r.startProgress(ctx, start)
+
+	srcErr := src.Items(ctx, r)
+	r.pool.Wait()
+	stopProgress()
+
+	raw := r.findings
+	var finErr error
+	if fin, ok := src.(Finisher); ok && ctx.Err() == nil && srcErr == nil {
+		raw, finErr = fin.Finish(ctx, raw, r)
+	}
+	res := Result{
+		Findings: raw,
+		Coverage: Coverage{
+			Files: r.files.Load(), Blobs: r.blobs.Load(), Commits: r.commits.Load(),
+			Bytes: r.bytes.Load(), Skipped: r.skipped, Notes: r.notes,
+		},
+		Interrupted: ctx.Err() != nil,
+	}
+	if res.Coverage.Skipped == nil {
+		res.Coverage.Skipped = []Skipped{}
+	}
+	SortFindings(res.Findings)
+	sortSkipped(res.Coverage.Skipped)
+	if res.Interrupted {
+		return res, nil
+	}
+	if srcErr != nil {
+		return res, srcErr
+	}
+	return res, finErr
+}
+
+func (r *run) startProgress(ctx context.Context, start time.Time) (stop func()) {
+	report := r.e.opts.Progress
+	if report == nil {
+		return func() {}
+	}
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.e.opts.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				report(r.snapshot(start, false))
+			case <-ctx.Done():
+				return
+			case <-quit:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		wg.Wait()
+		report(r.snapshot(start, true))
+	}
+}
+
+func (r *run) snapshot(start time.Time, final bool) Progress {
+	return Progress{Done: r.done.Load(), Expected: r.expected.Load(), Bytes: r.bytes.Load(),
+		Elapsed: time.Since(start), Final: final}
+}
+
+// Send implements Feed.
+func (r *run) Send(ctx context.Context, it Item) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r.pool.Go(func() {
+		r.scanItem(ctx, it, 0)
+		r.done.Add(1)
+	})
+	return ctx.Err()
+}
+
+// Skip implements Feed.
+func (r *run) Skip(s Skipped) {
+	r.mu.Lock()
+	r.skipped = append(r.skipped, s)
+	r.mu.Unlock()
+}
+
+// Note implements Feed.
+func (r *run) Note(msg string) {
+	r.mu.Lock()
+	r.notes = append(r.notes, msg)
+	r.mu.Unlock()
+}
+
+// AddCommits implements Feed.
+func (r *run) AddCommits(n int64) { r.commits.Add(n) }
+
+// Expect implements Feed.
+func (r *run) Expect(n int64) { r.expected.Add(n) }
+
+// maxNesting bounds how deep expanders may recurse, whatever they do.
+const maxNesting = 8
+
+// scanItem reads one item and records its findings. It runs on a worker.
+func (r *run) scanItem(ctx context.Context, it Item, depth int) {
+	if ctx.Err() != nil {
+		return
+	}
+	switch it.Counts {
+	case CountFile:
+		r.files.Add(1)
+	case CountBlob:
+		r.blobs.Add(1)
+	}
+	if it.Data != nil {
+		if r.wantsExpansion(it, it.Data, depth) {
+			r.expand(ctx, it, bytes.NewReader(it.Data), depth)
+			return
+		}
+		r.bytes.Add(int64(len(it.Data)))
+		r.scanWindow(it, it.Data, 0, 0, len(it.Data), lineState{lastNL: -1}, true)
+		return
+	}
+	if it.Open == nil {
+		r.Skip(Skipped{Path: displayPath(it), Reason: "internal error: item has no content", Error: true})
+		return
+	}
+	rc, err := it.Open()
+	if err != nil {
+		r.Skip(Skipped{Path: displayPath(it), Reason: cleanReason(err), Error: true})
+		return
+	}
+	defer rc.Close()
+	if err := r.scanStream(ctx, it, rc, depth); err != nil {
+		reason := cleanReason(err)
+		if errors.Is(err, context.Canceled) {
+			reason = "scan interrupted before this was fully read"
+		}
+		r.Skip(Skipped{Path: displayPath(it), Reason: reason, Error: true})
+	}
+}
+
+func (r *run) wantsExpansion(it Item, head []byte, depth int) bool {
+	return r.e.opts.Expander != nil && depth < maxNesting && r.e.opts.Expander.Wants(it, head)
+}
+
+// expand hands a container to the expander; its members are scanned on
+// this same worker, one level deeper.
+func (r *run) expand(ctx context.Context, it Item, rd io.Reader, depth int) {
+	err := r.e.opts.Expander.Expand(ctx, it, rd, func(child Item) {
+		r.scanItem(ctx, child, depth+1)
+	})
+	if err != nil && ctx.Err() == nil {
+		r.Skip(Skipped{Path: displayPath(it), Reason: cleanReason(err), Error: true})
+	}
+}
+
+// lineState carries line counting across the chunks of one item: the
+// number of newlines before the first owned byte of the current window, and
+// the absolute offset of the last of them (-1 if none).
+type lineState struct {
+	lines  int
+	lastNL int64
+}
+
+// scanStream reads rc in chunks that overlap by Reach+lineContext bytes.
+// Each window "owns" the key starts in [ownStart, ownEnd): the first window
+// owns from 0, later ones from lineContext (the bytes before are context);
+// every window but the last leaves its final Reach bytes to the next. So
+// each start position is examined by exactly one window, always with the
+// whole key and both of its boundaries in view.
+func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) error {
+	bp := r.bufs.Get().(*[]byte)
+	defer r.bufs.Put(bp)
+	buf := *bp
+	carry := 0
+	var base int64 // absolute offset of buf[0]
+	ls := lineState{lastNL: -1}
+	first := true
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := io.ReadFull(rc, buf[carry:])
+		total := carry + n
+		r.bytes.Add(int64(n))
+		final := false
+		switch {
+		case err == nil:
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			final = true
+		default:
+			return fmt.Errorf("read error at byte %d: %w", base+int64(total), err)
+		}
+		if first {
+			first = false
+			if r.wantsExpansion(it, buf[:total], depth) {
+				// The expander reads the container from its first byte:
+				// what was read so far, then the rest of the stream. Its
+				// members' bytes are counted as they are scanned.
+				r.bytes.Add(-int64(n))
+				r.expand(ctx, it, io.MultiReader(bytes.NewReader(buf[:total]), rc), depth)
+				return nil
+			}
+		}
+		ownStart := 0
+		if base > 0 {
+			ownStart = lineContext
+		}
+		ownEnd := total
+		if !final {
+			ownEnd = total - Reach
+		}
+		ls = r.scanWindow(it, buf[:total], base, ownStart, ownEnd, ls, final)
+		if final {
+			return nil
+		}
+		// Keep the context and the unowned tail for the next window.
+		keep := lineContext + Reach
+		copy(buf, buf[total-keep:total])
+		base += int64(total - keep)
+		carry = keep
+	}
+}
+
+// scanWindow runs the detectors over window, records the hits whose start
+// lies in [ownStart, ownEnd), and returns the line state advanced to
+// ownEnd. base is the absolute offset of window[0].
+func (r *run) scanWindow(it Item, window []byte, base int64, ownStart, ownEnd int, ls lineState, final bool) lineState {
+	for _, d := range r.e.opts.Detectors {
+		d.Detect(window, func(h Hit) {
+			if h.Start < ownStart || h.Start >= ownEnd {
+				return
+			}
+			if rules.Allowed(window, h.Start, h.End) {
+				return
+			}
+			r.record(it, window, base, ownStart, ls, h)
+		})
+	}
+	if final {
+		return ls
+	}
+	owned := window[ownStart:ownEnd]
+	ls.lines += bytes.Count(owned, []byte{'\n'})
+	if i := bytes.LastIndexByte(owned, '\n'); i >= 0 {
+		ls.lastNL = base + int64(ownStart+i)
+	}
+	return ls
+}
+
+// record turns a hit into a finding. Line and column are computed here,
+// only for the rare windows that hold a key.
+func (r *run) record(it Item, window []byte, base int64, ownStart int, ls lineState, h Hit) {
+	line := ls.lines + bytes.Count(window[ownStart:h.Start], []byte{'\n'}) + 1
+	var col int
+	if i := bytes.LastIndexByte(window[:h.Start], '\n'); i >= 0 {
+		col = h.Start - i
+	} else {
+		col = int(base + int64(h.Start) - ls.lastNL)
+	}
+	key := string(h.Key)
+	f := it.Template
+	f.Rule = h.Rule
+	f.Source = it.Source
+	f.Path = it.Path
+	f.Line = line
+	f.Column = col
+	f.Key = key
+	f.Secret = rules.Redact(key)
+	f.Fingerprint = rules.Fingerprint(h.Key)
+	f.Entropy = roundEntropy(h.Entropy)
+	f.Encoding = h.Encoding
+	f.Object = it.Object
+	f.Offset = base + int64(h.Start)
+	r.mu.Lock()
+	r.findings = append(r.findings, f)
+	r.mu.Unlock()
+}
+
+func roundEntropy(h float64) float64 {
+	return float64(int(h*100+0.5)) / 100
+}
+
+func displayPath(it Item) string {
+	if it.Path != "" {
+		return it.Path
+	}
+	if it.Object != "" {
+		return it.Object
+	}
+	return "(" + it.Source + ")"
+}

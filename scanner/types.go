@@ -1,0 +1,200 @@
+// Package scanner turns sources of content into sorted findings.
+//
+// A Source (a directory walker, the git object store, the staged index,
+// standard input) produces Items one at a time on a single goroutine; the
+// Engine owns all concurrency: a bounded pool of workers opens each item,
+// reads it in bounded overlapping chunks, runs the rules, and collects
+// findings. Sources stay simple and single-threaded; writers only ever see a
+// finished, deterministic Result.
+package scanner
+
+import (
+	"context"
+	"io"
+	"sort"
+)
+
+// Source kinds, as they appear in Finding.Source.
+const (
+	SourceFile   = "file"
+	SourceGit    = "git"
+	SourceStaged = "staged"
+	SourceStdin  = "stdin"
+)
+
+// Finding is one occurrence of a key. The JSON tags are the report contract
+// (DESIGN §4); Key holds the full secret in memory and is never serialised
+// by this type — writers decide between Secret (redacted) and Key.
+type Finding struct {
+	Rule        string  `json:"rule"`
+	Source      string  `json:"source"`
+	Path        string  `json:"path"`
+	Line        int     `json:"line"`
+	Column      int     `json:"column"`
+	Secret      string  `json:"secret"`
+	Fingerprint string  `json:"fingerprint"`
+	Entropy     float64 `json:"entropy"`
+	// Encoding names the decoding that revealed the key ("base64",
+	// "utf-16le", ...); empty for a key found as plain bytes.
+	Encoding string `json:"encoding,omitempty"`
+
+	// Git attribution: present only for git and staged findings.
+	Commit string `json:"commit,omitempty"`
+	Author string `json:"author,omitempty"`
+	Email  string `json:"email,omitempty"`
+	Date   string `json:"date,omitempty"`
+	// Reachable is false for a key found only in objects no ref reaches.
+	Reachable *bool `json:"reachable,omitempty"`
+	// AtHead is whether the key is still present at HEAD on this path
+	// (history scans only).
+	AtHead *bool `json:"at_head,omitempty"`
+
+	// Verification is "live", "dead" or "unknown"; present only with --verify.
+	Verification string `json:"verification,omitempty"`
+	// VerificationDetail carries what the verifier learned (key name, ACLs)
+	// or why it could not decide.
+	VerificationDetail map[string]any `json:"verification_detail,omitempty"`
+
+	// Key is the full secret. It is never written unless the user asked
+	// for --show-secrets.
+	Key string `json:"-"`
+	// Object is the id of the item the key was found in (a blob hash for
+	// git sources), used by sources to attribute findings after the scan.
+	Object string `json:"-"`
+	// Offset is the byte offset of the key in its item.
+	Offset int64 `json:"-"`
+}
+
+// Skipped records a path or object that was not (fully) scanned, and why.
+type Skipped struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+	// Error is true when the scan was asked to read this and could not
+	// (unreadable file, corrupt object, truncated archive): it makes the
+	// scan partial and the exit code 2. It is false for deliberate
+	// exclusions (a symlink not followed, a FIFO met during a walk).
+	Error bool `json:"error"`
+}
+
+// Coverage says how much was read, so "no findings" can be trusted.
+type Coverage struct {
+	Files   int64     `json:"files"`
+	Blobs   int64     `json:"blobs"`
+	Commits int64     `json:"commits"`
+	Bytes   int64     `json:"bytes"`
+	Skipped []Skipped `json:"skipped"`
+	// Notes are facts about the scan a user must know to trust it, such as
+	// a shallow clone's truncated history.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Partial reports whether anything the scan was asked to read could not be.
+func (c *Coverage) Partial() bool {
+	for _, s := range c.Skipped {
+		if s.Error {
+			return true
+		}
+	}
+	return false
+}
+
+// Result is the outcome of a scan.
+type Result struct {
+	Findings []Finding
+	Coverage Coverage
+	// Interrupted is set when the scan was cancelled before it finished.
+	Interrupted bool
+}
+
+// Item is one unit of content for the engine to scan: a file, a blob, a
+// commit message, standard input.
+type Item struct {
+	// Path is shown in reports: slash-separated, relative to the scanned
+	// root; empty for a commit or tag message.
+	Path string
+	// Source is one of the Source* constants.
+	Source string
+	// Object identifies the item to its source (a blob or commit hash); it
+	// is copied into Finding.Object.
+	Object string
+	// Size is the content length if known, or -1; it only sizes buffers.
+	Size int64
+	// Data is the content when the source already holds it in memory.
+	// When nil, Open is called by a worker.
+	Data []byte
+	// Open returns the content. It is called on a worker goroutine, so the
+	// expensive part of reading (I/O, decompression) runs in parallel.
+	Open func() (io.ReadCloser, error)
+	// Template is copied into every finding of this item before the
+	// match-specific fields are filled in (git attribution, for example).
+	Template Finding
+	// Counts says which coverage counter the item adds to.
+	Counts Counter
+}
+
+// Counter selects the coverage counter an item adds to.
+type Counter int
+
+// Coverage counters.
+const (
+	CountNone Counter = iota
+	CountFile
+	CountBlob
+	CountCommit
+)
+
+// Feed is what a Source uses to hand work to the engine. Its methods are
+// safe to call from the source's goroutine only, except Skip and AddCommits,
+// which are safe from anywhere.
+type Feed interface {
+	// Send queues an item; it blocks while all workers are busy and
+	// returns the context's error once the scan is cancelled.
+	Send(ctx context.Context, it Item) error
+	// Skip records something that was not scanned.
+	Skip(s Skipped)
+	// Note records a fact about the scan's coverage.
+	Note(msg string)
+	// AddCommits counts commits walked (for coverage).
+	AddCommits(n int64)
+	// Expect announces n more items to come, for progress display.
+	Expect(n int64)
+}
+
+// Source produces the items of a scan.
+type Source interface {
+	// Items sends every item to feed and returns when done. Errors that
+	// concern one path should be recorded with feed.Skip and the walk
+	// continued; a returned error aborts the scan.
+	Items(ctx context.Context, feed Feed) error
+}
+
+// Finisher is implemented by sources that post-process raw findings after
+// every item has been scanned — the git source attributes blob findings to
+// the commits that introduced them. It runs on the caller's goroutine.
+type Finisher interface {
+	Finish(ctx context.Context, raw []Finding, feed Feed) ([]Finding, error)
+}
+
+// SortFindings orders findings deterministically: by path, line, column,
+// then commit date and commit, then rule.
+func SortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		switch {
+		case a.Path != b.Path:
+			return a.Path < b.Path
+		case a.Line != b.Line:
+			return a.Line < b.Line
+		case a.Column != b.Column:
+			return a.Column < b.Column
+		case a.Date != b.Date:
+			return a.Date < b.Date
+		case a.Commit != b.Commit:
+			return a.Commit < b.Commit
+		case a.Source != b.Source:
+			return a.Source < b.Source
+		default:
+			return a.Rule < b.Rule
+		}
+	})
+}
