@@ -9,6 +9,7 @@ package rulestest
 import (
 	"crypto/rand"
 	"math/big"
+	"regexp"
 	"strings"
 
 	"github.com/xaiscan/xaiscan/rules"
@@ -41,22 +42,18 @@ func APIKey() string { return rules.Prefix + Body() }
 // ManagementKey returns a fresh fake xAI Management API key ("xai-token-" + 80).
 func ManagementKey() string { return rules.ManagementPrefix + Body() }
 
-// Fill replaces every occurrence of the placeholders {{KEY}}, {{KEY2}} ...
-// and {{MGMT}} in a fixture with fresh keys, and returns the filled text and
-// the keys it used by placeholder name (without braces).
+// placeholder matches the fixture markers Fill replaces: {{KEY}}, {{KEY2}},
+// {{MGMT}}, {{MGMT2}} ... Other {{...}} text (templates) is left alone.
+var placeholder = regexp.MustCompile(`\{\{(KEY|MGMT)[0-9]*\}\}`)
+
+// Fill replaces every placeholder {{KEY}}, {{KEY2}} ... (API keys) and
+// {{MGMT}}, {{MGMT2}} ... (management keys) in a fixture with fresh keys; the
+// same placeholder gets the same key throughout. It returns the filled text
+// and the keys by placeholder name (without braces).
 func Fill(fixture string) (string, map[string]string) {
 	keys := map[string]string{}
-	out := fixture
-	for {
-		i := strings.Index(out, "{{")
-		if i < 0 {
-			break
-		}
-		j := strings.Index(out[i:], "}}")
-		if j < 0 {
-			break
-		}
-		name := out[i+2 : i+j]
+	out := placeholder.ReplaceAllStringFunc(fixture, func(m string) string {
+		name := m[2 : len(m)-2]
 		k, ok := keys[name]
 		if !ok {
 			if strings.HasPrefix(name, "MGMT") {
@@ -66,7 +63,7 @@ func Fill(fixture string) (string, map[string]string) {
 			}
 			keys[name] = k
 		}
-		out = out[:i] + k + out[i+j+2:]
-	}
+		return k
+	})
 	return out, keys
 }
