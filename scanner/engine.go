@@ -115,6 +115,9 @@ func New(opts Options) *Engine {
 	if opts.ChunkSize < 4*Reach {
 		opts.ChunkSize = 4 * Reach
 	}
+	// Windows advance by whole pages, so every window starts at an even
+	// offset: the UTF-16 detector decides byte order from offset parity.
+	opts.ChunkSize &^= 4095
 	if opts.Detectors == nil {
 		opts.Detectors = []Detector{Plain{}}
 	}
@@ -127,8 +130,9 @@ func New(opts Options) *Engine {
 // run is the state of one scan; it implements Feed.
 type run struct {
 	e    *Engine
-	pool *pool.Pool
-	bufs sync.Pool
+	pool  *pool.Pool
+	slots chan struct{} // one token per busy worker; bounds concurrency
+	bufs  sync.Pool
 
 	done, expected, bytes atomic.Int64
 	files, blobs, commits atomic.Int64
@@ -143,7 +147,7 @@ type run struct {
 // cancelled context stops the scan promptly; the partial result is returned
 // with Interrupted set and a nil error.
 func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
-	r := &run{e: e, pool: pool.New().WithMaxGoroutines(e.opts.Workers)}
+	r := &run{e: e, pool: pool.New(), slots: make(chan struct{}, e.opts.Workers)}
 	r.bufs.New = func() any {
 		b := make([]byte, e.opts.ChunkSize+Reach+lineContext)
 		return &b
@@ -222,11 +226,19 @@ func (r *run) Send(ctx context.Context, it Item) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// Wait for a free worker, but not past cancellation: a worker blocked
+	// on a slow read must not keep the source from noticing Ctrl-C.
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	r.pool.Go(func() {
+		defer func() { <-r.slots }()
 		r.scanItem(ctx, it, 0)
 		r.done.Add(1)
 	})
-	return ctx.Err()
+	return nil
 }
 
 // Skip implements Feed.
@@ -332,13 +344,13 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := io.ReadFull(rc, buf[carry:])
+		n, err := fill(rc, buf[carry:])
 		total := carry + n
 		r.bytes.Add(int64(n))
 		final := false
 		switch {
 		case err == nil:
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		case err == io.EOF:
 			final = true
 		default:
 			return fmt.Errorf("read error at byte %d: %w", base+int64(total), err)
@@ -441,4 +453,32 @@ func displayPath(it Item) string {
 		return it.Object
 	}
 	return "(" + it.Source + ")"
+}
+
+// fill reads into buf until it is full or the reader ends. Unlike
+// io.ReadFull it reports only a clean end as io.EOF (with the bytes read),
+// so a reader's own io.ErrUnexpectedEOF — a truncated gzip stream or git
+// object — is an error, not the end of the content.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			// Tolerate a few empty reads, as io.ReadAtLeast does not:
+			// a reader that keeps returning nothing is broken.
+			m2, err := r.Read(buf[n:])
+			n += m2
+			if err != nil {
+				return n, err
+			}
+			if m2 == 0 {
+				return n, io.ErrNoProgress
+			}
+		}
+	}
+	return n, nil
 }

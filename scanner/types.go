@@ -198,3 +198,9 @@ func SortFindings(fs []Finding) {
 		}
 	})
 }
+
+// SourceFunc adapts a function to the Source interface.
+type SourceFunc func(ctx context.Context, feed Feed) error
+
+// Items implements Source.
+func (f SourceFunc) Items(ctx context.Context, feed Feed) error { return f(ctx, feed) }

@@ -1,0 +1,424 @@
+package archive
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/xaiscan/xaiscan/rules/rulestest"
+	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/decode"
+)
+
+type itemsSource []scanner.Item
+
+func (s itemsSource) Items(ctx context.Context, feed scanner.Feed) error {
+	for _, it := range s {
+		if err := feed.Send(ctx, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func dataItem(path string, b []byte) scanner.Item {
+	return scanner.Item{Path: path, Source: scanner.SourceFile, Data: b, Size: int64(len(b)), Counts: scanner.CountFile}
+}
+
+// streamItem is content that can only be read once, front to back, as
+// standard input is.
+func streamItem(path string, b []byte) scanner.Item {
+	return scanner.Item{Path: path, Source: scanner.SourceStdin, Size: -1,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+}
+
+// scan runs the real engine with small chunks and the expander.
+func scan(t testing.TB, opts Options, items ...scanner.Item) scanner.Result {
+	t.Helper()
+	dets := append([]scanner.Detector{scanner.Plain{}}, decode.Detectors()...)
+	res, err := scanner.New(scanner.Options{Detectors: dets, Expander: New(opts), ChunkSize: 4096, Workers: 2}).
+		Run(context.Background(), itemsSource(items))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+type file struct {
+	name string
+	data []byte
+}
+
+func makeZip(t testing.TB, method uint16, files ...file) []byte {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, f := range files {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(f.data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func makeTar(t testing.TB, files ...file) []byte {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, f := range files {
+		h := &tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}
+		if strings.HasSuffix(f.name, "/") {
+			h.Name, h.Typeflag, h.Mode = strings.TrimSuffix(f.name, "/"), tar.TypeDir, 0o755
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(f.data)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func gz(t testing.TB, name string, data []byte) []byte {
+	var b bytes.Buffer
+	zw := gzip.NewWriter(&b)
+	zw.Name = name
+	zw.Write(data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// withKeyAt returns about size bytes of text lines with key on its own
+// line starting near offset at, and the key's line number.
+func withKeyAt(size, at int, key string) ([]byte, int) {
+	var b strings.Builder
+	line := 1
+	for b.Len() < at {
+		fmt.Fprintf(&b, "config line %d = some value\n", line)
+		line++
+	}
+	b.WriteString("XAI_API_KEY=" + key + "\n")
+	for b.Len() < size {
+		b.WriteString("trailing text, nothing secret here\n")
+	}
+	return []byte(b.String()), line
+}
+
+// TestFormats puts a key at the start, in the middle (straddling the
+// engine's first chunk boundary at 5120 bytes with ChunkSize 4096) and at
+// the end of a member, in every format, as in-memory and as streamed items.
+func TestFormats(t *testing.T) {
+	key := rulestest.APIKey()
+	positions := map[string]int{"start": 0, "straddle": 5120 - 40, "middle": 20000, "end": 40000}
+	for pos, at := range positions {
+		content, line := withKeyAt(40000, at, key)
+		if pos == "end" {
+			content, line = withKeyAt(0, 40000, key)
+			content = bytes.TrimSuffix(content, []byte("\n"))
+		}
+		tarball := makeTar(t, file{"dir/", nil}, file{"dir/other.txt", []byte("hello\n")}, file{"dir/app.env", content})
+		cases := []struct {
+			path, member string
+			data         []byte
+		}{
+			{"a.gz", "a.gz!app.env", gz(t, "app.env", content)},
+			{"app.env.gz", "app.env.gz!app.env", gz(t, "", content)},
+			{"a.zip", "a.zip!dir/app.env", makeZip(t, zip.Deflate, file{"dir/other.txt", []byte("x")}, file{"dir/app.env", content})},
+			{"stored.zip", "stored.zip!dir/app.env", makeZip(t, zip.Store, file{"dir/app.env", content})},
+			{"lib.jar", "lib.jar!dir/app.env", makeZip(t, zip.Deflate, file{"META-INF/MANIFEST.MF", []byte("Manifest-Version: 1.0\n")}, file{"dir/app.env", content})},
+			{"a.tar", "a.tar!dir/app.env", tarball},
+			{"a.tar.gz", "a.tar.gz!dir/app.env", gz(t, "", tarball)},
+			{"a.tgz", "a.tgz!dir/app.env", gz(t, "a.tar", tarball)},
+		}
+		for _, c := range cases {
+			res := scan(t, Options{}, dataItem(c.path, c.data), streamItem(c.path, c.data))
+			if len(res.Coverage.Skipped) != 0 {
+				t.Errorf("%s %s: skipped %+v", pos, c.path, res.Coverage.Skipped)
+			}
+			if len(res.Findings) != 2 {
+				t.Errorf("%s %s: %d findings, want 2", pos, c.path, len(res.Findings))
+				continue
+			}
+			for _, f := range res.Findings {
+				want := c.member
+				if f.Path != want || f.Key != key || f.Line != line || f.Column != len("XAI_API_KEY=")+1 {
+					t.Errorf("%s %s: %s %s line %d col %d, want %s line %d", pos, c.path, f.Path, f.Secret, f.Line, f.Column, want, line)
+				}
+			}
+		}
+	}
+}
+
+// TestRealFile scans a zip on disk (read in place through *os.File) and a
+// base64 and a UTF-16 key inside archive members.
+func TestRealFile(t *testing.T) {
+	k1, k2 := rulestest.APIKey(), rulestest.APIKey()
+	u16 := []byte{0xff, 0xfe}
+	for _, c := range "k=" + k2 + "\r\n" {
+		u16 = append(u16, byte(c), 0)
+	}
+	data := makeZip(t, zip.Deflate,
+		file{"k8s/secret.yaml", []byte("data:\n  key: " + base64.StdEncoding.EncodeToString([]byte(k1)) + "\n")},
+		file{"profile.ps1", u16})
+	p := filepath.Join(t.TempDir(), "bundle.zip")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	it := scanner.Item{Path: "bundle.zip", Source: scanner.SourceFile, Size: int64(len(data)), Counts: scanner.CountFile,
+		Open: func() (io.ReadCloser, error) { return os.Open(p) }}
+	res := scan(t, Options{}, it)
+	if len(res.Findings) != 2 || res.Coverage.Files != 1 {
+		t.Fatalf("%d findings, %d files", len(res.Findings), res.Coverage.Files)
+	}
+	f0, f1 := res.Findings[0], res.Findings[1]
+	if f0.Path != "bundle.zip!k8s/secret.yaml" || f0.Key != k1 || f0.Encoding != "base64" || f0.Line != 2 {
+		t.Errorf("base64: %s line %d %s", f0.Path, f0.Line, f0.Encoding)
+	}
+	if f1.Path != "bundle.zip!profile.ps1" || f1.Key != k2 || f1.Encoding != "utf-16le" || f1.Line != 1 {
+		t.Errorf("utf-16: %s line %d %s", f1.Path, f1.Line, f1.Encoding)
+	}
+}
+
+// nested builds a zip in a tar.gz in a gz, the key deep inside.
+func nested(t testing.TB, key string) []byte {
+	inner := makeZip(t, zip.Deflate, file{"deep/secret.env", []byte("KEY=" + key + "\n")})
+	tgz := gz(t, "", makeTar(t, file{"pkg/readme", []byte("hi\n")}, file{"pkg/inner.zip", inner}))
+	return gz(t, "bundle.tar.gz", tgz)
+}
+
+func TestNested(t *testing.T) {
+	key := rulestest.APIKey()
+	data := nested(t, key)
+	res := scan(t, Options{}, dataItem("bundle.gz", data), streamItem("-", data))
+	if len(res.Findings) != 2 || len(res.Coverage.Skipped) != 0 {
+		t.Fatalf("%d findings, skipped %+v", len(res.Findings), res.Coverage.Skipped)
+	}
+	for _, f := range res.Findings {
+		if !strings.HasSuffix(f.Path, "!bundle.tar.gz!pkg/inner.zip!deep/secret.env") || f.Key != key || f.Line != 1 {
+			t.Errorf("%s line %d", f.Path, f.Line)
+		}
+	}
+}
+
+func TestDepthCap(t *testing.T) {
+	key := rulestest.APIKey()
+	res := scan(t, Options{MaxDepth: 2}, dataItem("bundle.gz", nested(t, key)))
+	if len(res.Findings) != 0 {
+		t.Fatalf("%d findings beyond the depth cap", len(res.Findings))
+	}
+	if len(res.Coverage.Skipped) != 1 || !res.Coverage.Partial() {
+		t.Fatalf("skipped %+v", res.Coverage.Skipped)
+	}
+	s := res.Coverage.Skipped[0]
+	if s.Path != "bundle.gz" || !strings.Contains(s.Reason, "bundle.gz!bundle.tar.gz!pkg/inner.zip: zip archive nested deeper than 2 levels") {
+		t.Errorf("skipped %+v", s)
+	}
+	// With a Report callback the cut-off is its own entry.
+	var mu sync.Mutex
+	var got []scanner.Skipped
+	rep := func(s scanner.Skipped) { mu.Lock(); got = append(got, s); mu.Unlock() }
+	res = scan(t, Options{MaxDepth: 2, Report: rep}, dataItem("bundle.gz", nested(t, key)))
+	if len(res.Coverage.Skipped) != 0 || len(got) != 1 || got[0].Path != "bundle.gz!bundle.tar.gz!pkg/inner.zip" || !got[0].Error {
+		t.Errorf("engine skipped %+v, reported %+v", res.Coverage.Skipped, got)
+	}
+}
+
+// gzipBomb returns a multi-stream gzip file that inflates to n MiB of
+// zeros: one compressed MiB repeated, so the test never holds the output.
+func gzipBomb(t testing.TB, mib int) []byte {
+	one := gz(t, "", make([]byte, 1<<20))
+	return bytes.Repeat(one, mib)
+}
+
+func TestGzipBomb(t *testing.T) {
+	bomb := gzipBomb(t, 2048) // 2 GiB of zeros in about 2 MB
+	for _, it := range []scanner.Item{dataItem("bomb.gz", bomb), streamItem("bomb-stdin.gz", bomb)} {
+		res := scan(t, Options{}, it)
+		if !res.Coverage.Partial() || res.Coverage.Bytes > 64<<20 {
+			t.Fatalf("%s: partial %v after %d bytes", it.Path, res.Coverage.Partial(), res.Coverage.Bytes)
+		}
+		for _, s := range res.Coverage.Skipped {
+			if !strings.Contains(s.Reason, "more than 100:1 (a zip bomb?)") {
+				t.Errorf("%s: %s", s.Path, s.Reason)
+			}
+		}
+	}
+	// With the ratio cap out of the way, the size cap stops it.
+	res := scan(t, Options{MaxRatio: 1 << 40, MaxBytes: 32 << 20}, dataItem("bomb.gz", bomb))
+	if !res.Coverage.Partial() || !strings.Contains(res.Coverage.Skipped[0].Reason, "decompressed size limit (32 MiB) reached") {
+		t.Fatalf("%+v", res.Coverage.Skipped)
+	}
+}
+
+// TestZipBomb: one member trips the ratio cap; the next member is still
+// scanned, because zip members are independent.
+func TestZipBomb(t *testing.T) {
+	key := rulestest.APIKey()
+	data := makeZip(t, zip.Deflate, file{"zeros.bin", make([]byte, 24<<20)}, file{"after.env", []byte("K=" + key + "\n")})
+	res := scan(t, Options{}, dataItem("bomb.zip", data))
+	if len(res.Findings) != 1 || res.Findings[0].Path != "bomb.zip!after.env" {
+		t.Fatalf("%d findings", len(res.Findings))
+	}
+	if len(res.Coverage.Skipped) != 1 {
+		t.Fatalf("skipped %+v", res.Coverage.Skipped)
+	}
+	s := res.Coverage.Skipped[0]
+	if s.Path != "bomb.zip!zeros.bin" || !s.Error || !strings.Contains(s.Reason, "zip member decompresses more than 100:1") {
+		t.Errorf("skipped %+v", s)
+	}
+}
+
+func TestMemberCap(t *testing.T) {
+	var files []file
+	for i := range 50 {
+		files = append(files, file{fmt.Sprintf("f%02d", i), []byte("x\n")})
+	}
+	res := scan(t, Options{MaxMembers: 10}, dataItem("many.zip", makeZip(t, zip.Deflate, files...)))
+	if len(res.Coverage.Skipped) != 1 || !strings.Contains(res.Coverage.Skipped[0].Reason, "member limit (10) reached") {
+		t.Fatalf("%+v", res.Coverage.Skipped)
+	}
+}
+
+func TestTruncated(t *testing.T) {
+	key := rulestest.APIKey()
+	content, _ := withKeyAt(30000, 100, key)
+	random := make([]byte, 20000) // incompressible, so cuts land in data
+	rand.Read(random)
+	tarball := makeTar(t, file{"a.bin", random}, file{"b.env", content})
+	zipped := makeZip(t, zip.Deflate, file{"a.bin", random}, file{"b.env", content})
+	cases := []struct {
+		name   string
+		data   []byte
+		reason string
+	}{
+		{"cut.gz", gz(t, "", random)[:5000], "truncated gzip stream"},
+		{"header.gz", gz(t, "", random)[:6], "truncated gzip stream"},
+		{"cut.zip", zipped[:len(zipped)/2], "zip: not a valid zip file"},
+		{"cut.tar", tarball[:10000], "truncated tar archive"},
+		{"cut.tar.gz", gz(t, "", tarball)[:15000], "truncated gzip stream"},
+	}
+	for _, c := range cases {
+		for _, it := range []scanner.Item{dataItem(c.name, c.data), streamItem(c.name+"-stdin", c.data)} {
+			res := scan(t, Options{}, it)
+			if !res.Coverage.Partial() {
+				t.Errorf("%s: not partial", it.Path)
+				continue
+			}
+			for _, s := range res.Coverage.Skipped {
+				if !strings.HasPrefix(s.Path, it.Path) || !strings.Contains(s.Reason, c.reason) {
+					t.Errorf("%s: skipped %q: %q, want %q", it.Path, s.Path, s.Reason, c.reason)
+				}
+			}
+		}
+	}
+}
+
+func TestPathTricks(t *testing.T) {
+	key := rulestest.APIKey()
+	data := makeZip(t, zip.Deflate,
+		file{"../../etc/x", []byte("A=" + key + "\n")},
+		file{"/abs/y", []byte("B=" + key + "\n")},
+		file{"ok/./z\n", []byte("C=" + key + "\n")})
+	var mu sync.Mutex
+	var got []scanner.Skipped
+	rep := func(s scanner.Skipped) { mu.Lock(); got = append(got, s); mu.Unlock() }
+	res := scan(t, Options{Report: rep}, dataItem("evil.zip", data))
+	var paths []string
+	for _, f := range res.Findings {
+		paths = append(paths, f.Path)
+	}
+	if strings.Join(paths, ",") != "evil.zip!abs/y,evil.zip!etc/x,evil.zip!ok/z?" {
+		t.Errorf("paths %q", paths)
+	}
+	if len(got) != 3 {
+		t.Fatalf("reported %+v", got)
+	}
+	for _, s := range got {
+		if s.Error || !strings.Contains(s.Reason, "rewritten to") {
+			t.Errorf("%+v", s)
+		}
+	}
+}
+
+// TestSniff: containers are recognised by content, not by name.
+func TestSniff(t *testing.T) {
+	key := rulestest.APIKey()
+	empty := makeZip(t, zip.Deflate)
+	res := scan(t, Options{},
+		dataItem("notes.zip", []byte("K="+key+"\n")),                                         // text named .zip
+		dataItem("notes.txt", makeZip(t, zip.Deflate, file{"k", []byte("K=" + key + "\n")})), // zip named .txt
+		dataItem("empty.zip", empty))
+	if len(res.Findings) != 2 || res.Findings[0].Path != "notes.txt!k" || res.Findings[1].Path != "notes.zip" {
+		t.Fatalf("%+v", res.Findings)
+	}
+	if len(res.Coverage.Skipped) != 0 {
+		t.Fatalf("%+v", res.Coverage.Skipped)
+	}
+}
+
+// TestSpool: a zip read from a stream beyond MaxMemZip goes through a
+// temporary file, which is removed.
+func TestSpool(t *testing.T) {
+	key := rulestest.APIKey()
+	random := make([]byte, 64<<10)
+	rand.Read(random)
+	data := makeZip(t, zip.Store, file{"noise", random}, file{"k.env", []byte("K=" + key + "\n")})
+	dir := t.TempDir()
+	res := scan(t, Options{MaxMemZip: 4096, TempDir: dir}, streamItem("-", data))
+	if len(res.Findings) != 1 || res.Findings[0].Path != "-!k.env" {
+		t.Fatalf("%d findings, skipped %+v", len(res.Findings), res.Coverage.Skipped)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+	// Too big to spool.
+	res = scan(t, Options{MaxMemZip: 4096, MaxBytes: 16 << 10, TempDir: dir}, streamItem("-", data))
+	if len(res.Coverage.Skipped) != 1 || !strings.Contains(res.Coverage.Skipped[0].Reason, "larger than 16 KiB") {
+		t.Fatalf("%+v", res.Coverage.Skipped)
+	}
+}
+
+func TestSanitizeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"a/b.txt": "a/b.txt", "dir/": "dir", `win\path\f`: "win/path/f",
+		"../../etc/x": "etc/x", "/abs": "abs", "C:/x": "C:/x", "a/../b": "a/b", "": "(unnamed)", "..": "(unnamed)",
+		"bell\a": "bell?",
+	} {
+		if got, _ := sanitizeName(in); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestGitBlob: a blob has no path while it is scanned; members are named
+// after its object id, which the git source replaces with the blob's path.
+func TestGitBlob(t *testing.T) {
+	key := rulestest.APIKey()
+	blob := scanner.Item{Source: scanner.SourceGit, Object: strings.Repeat("ab", 20), Size: -1, Counts: scanner.CountBlob,
+		Data: makeZip(t, zip.Deflate, file{"conf/app.env", []byte("K=" + key + "\n")})}
+	res := scan(t, Options{}, blob)
+	if len(res.Findings) != 1 || res.Coverage.Blobs != 1 {
+		t.Fatalf("%d findings", len(res.Findings))
+	}
+	if f := res.Findings[0]; f.Path != blob.Object+"!conf/app.env" || f.Object != blob.Object || f.Source != scanner.SourceGit {
+		t.Errorf("%s %s %s", f.Path, f.Object, f.Source)
+	}
+}

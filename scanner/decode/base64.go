@@ -1,0 +1,322 @@
+package decode
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/xaiscan/xaiscan/rules"
+	"github.com/xaiscan/xaiscan/scanner"
+)
+
+// Base64 finds keys encoded in base64 anywhere in text: standard or
+// URL-safe alphabet, with or without padding, alone or inside a longer
+// encoded text (a Kubernetes Secret's "API_KEY=xai-..." line), and in
+// line-wrapped output (base64(1) wraps at 76 columns) as long as the wrap
+// does not split the literal that starts the key's encoding (wraps at a
+// multiple of 4 columns never split two of the three; see b64Patterns).
+//
+// The zero value is ready to use and safe for concurrent use.
+type Base64 struct{}
+
+// b64Pattern is the fixed text that the encoding of "xai-" produces at one
+// alignment, and where it sits relative to the 4-character group (quantum)
+// that encodes the key's 'x'.
+type b64Pattern struct {
+	lit []byte
+	// before is how many base64 characters of the 'x' quantum precede lit
+	// (4 when lit starts the following quantum).
+	before int
+	// xIdx is the index of the 'x' byte within the 3 bytes its quantum
+	// decodes to.
+	xIdx int
+}
+
+// b64Patterns has one entry per alignment of the key in the decoded bytes
+// (its offset modulo 3). The literals are computed, not written down, and
+// are the same in both alphabets because the encodings of "xai-" use
+// neither '+' nor '/' (checked in init):
+//
+//	alignment 0: "eGFp" is the whole quantum "xai" (quantum-aligned)
+//	alignment 1: "hhaS" spans two quanta (?xa|i-?), the only one a wrap can split
+//	alignment 2: "YWkt" is the whole quantum "ai-" (quantum-aligned)
+var b64Patterns = func() [3]b64Pattern {
+	var ps [3]b64Pattern
+	for a := range 3 {
+		// Encode "xai-" at alignment a between two different fillers; the
+		// characters both encodings agree on are fixed. We keep 4 of them,
+		// chosen so that each literal is as quantum-aligned as possible.
+		start := [3]int{0, 2, 4}[a]
+		var lit string
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+			for _, fill := range []byte{0x00, 0xff, 0x5a} {
+				b := bytes.Repeat([]byte{fill}, a)
+				b = append(b, rules.Prefix...)
+				b = append(b, fill, fill, fill)
+				s := enc.EncodeToString(b)[start : start+4]
+				if lit == "" {
+					lit = s
+				} else if s != lit {
+					panic(fmt.Sprintf("decode: base64 literal for alignment %d is not fixed", a))
+				}
+			}
+		}
+		ps[a] = b64Pattern{lit: []byte(lit), before: start, xIdx: a}
+	}
+	return ps
+}()
+
+// Base64 character classes and values. Both alphabets are accepted at once:
+// '+' and '-' are 62, '/' and '_' are 63. CR and LF are skipped (wrapped
+// output); anything else ends the encoded text.
+const (
+	b64Invalid = 0xff
+	b64Skip    = 0xfe
+)
+
+var b64Value = func() [256]byte {
+	var t [256]byte
+	for i := range t {
+		t[i] = b64Invalid
+	}
+	const std = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	for i := range len(std) {
+		t[std[i]] = byte(i)
+	}
+	t['-'], t['_'] = 62, 63
+	t['\n'], t['\r'] = b64Skip, b64Skip
+	return t
+}()
+
+const (
+	// minB64Run is the fewest base64 characters that encode a whole key:
+	// the shortest key is 84 bytes (672 bits), which touch at least 112
+	// characters whatever the alignment.
+	minB64Run = 112
+	// gateStride and gateLen define the sampled gate: every run of
+	// minB64Run characters fully covers the gateLen bytes at some multiple
+	// of gateStride, because gateStride+gateLen-1 <= minB64Run-1.
+	gateStride = 96
+	gateLen    = 16
+	// maxB64Chars bounds how much is decoded around a literal: up to 3
+	// bytes of context before the key's quantum, 2 before the 'x' in it,
+	// the longest key and the byte after it — 96 bytes, 128 characters.
+	maxB64Chars = 128
+)
+
+// Detect implements scanner.Detector.
+func (Base64) Detect(w []byte, fn func(scanner.Hit)) {
+	scanB64(w, fn, nil)
+}
+
+// scanB64 runs the base64 gate over w and decodes around the literals in
+// the runs it lets through. If sawNUL is not nil, it is set when a sample
+// holds a NUL byte: the UTF-16 gate, computed from the same loads (a UTF-16
+// key spans 168 bytes, so it fully covers a 16-byte sample, which then
+// holds NULs).
+func scanB64(w []byte, fn func(scanner.Hit), sawNUL *bool) {
+	if len(w) < gateLen {
+		return
+	}
+	nul := uint64(0)
+	for i := 0; i+gateLen <= len(w); i += gateStride {
+		x0, x1 := binary.LittleEndian.Uint64(w[i:]), binary.LittleEndian.Uint64(w[i+8:])
+		nul |= hasZero(x0) | hasZero(x1)
+		if mayBeBase64(x0)|mayBeBase64(x1) != 0 || len(w) < minB64Run {
+			continue
+		}
+		// A key's run holding w[i:i+16] reaches at least 48 bytes further
+		// on one side (112 = 16+48+48), so one of the samples 16 bytes
+		// away on either side must be clean too. This second look keeps
+		// most identifiers and paths from the exact scan below.
+		if !(i >= 48 && clean16(w, i-32)) && !(i+64 <= len(w) && clean16(w, i+32)) {
+			continue
+		}
+		// Find the real extent of the run of base64 characters around the
+		// sample and look for the literals only there.
+		lo := i
+		for lo > 0 && b64Value[w[lo-1]] != b64Invalid {
+			lo--
+		}
+		hi := i + gateLen
+		for hi < len(w) && b64Value[w[hi]] != b64Invalid {
+			hi++
+		}
+		if hi-lo >= minB64Run {
+			searchB64Run(w, lo, hi, fn)
+		}
+		// Any key region reaching past hi would have to contain w[hi],
+		// which is not base64, so resume at the first sample after it.
+		// The samples skipped lie inside the run, which holds no NUL.
+		i = hi / gateStride * gateStride
+	}
+	if sawNUL != nil {
+		*sawNUL = nul != 0
+	}
+}
+
+// hasZero is non-zero when a lane of x is zero.
+func hasZero(x uint64) uint64 {
+	return (x - lsb) &^ x & msb
+}
+
+// clean16 reports whether none of the 16 bytes at w[i:] rules out a run of
+// base64 (see mayBeBase64). The caller guarantees i+16 <= len(w).
+func clean16(w []byte, i int) bool {
+	return mayBeBase64(binary.LittleEndian.Uint64(w[i:]))|mayBeBase64(binary.LittleEndian.Uint64(w[i+8:])) == 0
+}
+
+// SWAR constants for mayBeBase64.
+const (
+	lsb  = 0x0101010101010101
+	msb  = 0x8080808080808080
+	low7 = 0x7f7f7f7f7f7f7f7f
+)
+
+// mayBeBase64 returns zero when none of the 8 bytes in x rules out a run
+// of base64, and non-zero otherwise. Only the bytes that end runs in
+// ordinary text are tested — space, quotes, parentheses and ! # $ % & *
+// (0x20-0x2a) — because one subtraction-free test per lane is all the gate
+// can afford; everything else (including CR and LF of wrapped base64)
+// passes and is sorted out by the exact scan that follows. Lanes are
+// computed without carries between bytes: each is at most 0x7f+0x60.
+func mayBeBase64(x uint64) uint64 {
+	l := x & low7
+	return (l + 0x60*lsb) &^ (l + 0x55*lsb) & msb // 0x20 <= lane < 0x2b
+}
+
+// searchB64Run looks for the three literals in w[lo:hi], a run of base64
+// characters, and verifies each occurrence.
+func searchB64Run(w []byte, lo, hi int, fn func(scanner.Hit)) {
+	for a := range b64Patterns {
+		p := &b64Patterns[a]
+		for i := lo; i < hi; {
+			j := bytes.Index(w[i:hi], p.lit)
+			if j < 0 {
+				break
+			}
+			i += j
+			verifyB64(w, i, p, fn)
+			i++
+		}
+	}
+}
+
+// verifyB64 decodes the text around the literal at w[at] as if the literal
+// sat at the alignment p describes, and reports a key if one is there. A
+// literal met at another alignment decodes to bytes that fail the rules.
+func verifyB64(w []byte, at int, p *b64Pattern, fn func(scanner.Hit)) {
+	// Walk back over the characters of the key's quantum that precede the
+	// literal; if the run starts inside that quantum, this is not the
+	// alignment the literal stands for.
+	qs := at
+	for n := 0; n < p.before; {
+		if qs == 0 {
+			return
+		}
+		qs--
+		switch b64Value[w[qs]] {
+		case b64Invalid:
+			return
+		case b64Skip:
+		default:
+			n++
+		}
+	}
+	// One more quantum before, if there is one, for the byte before the
+	// key (its left boundary).
+	start, nq := backQuanta(w, qs, 1)
+	var pos [maxB64Chars]int32
+	var buf [maxB64Chars * 3 / 4]byte
+	d, np := decodeB64(w, start, buf[:0], pos[:])
+	kpos := 3*nq + p.xIdx
+	if kpos+len(rules.Prefix) > len(d) || !bytes.HasPrefix(d[kpos:], []byte(rules.Prefix)) {
+		return
+	}
+	m, ok := rules.MatchAt(d, kpos)
+	if !ok {
+		return
+	}
+	first := 8 * m.Start / 6
+	last := (8*m.End - 1) / 6
+	if last >= np || allowedB64(w, qs, p.xIdx, m.End-m.Start) {
+		return
+	}
+	fn(scanner.Hit{
+		Rule:     m.Rule,
+		Start:    int(pos[first]),
+		End:      int(pos[last]) + 1,
+		Key:      bytes.Clone(d[m.Start:m.End]),
+		Entropy:  m.Entropy,
+		Encoding: EncodingBase64,
+	})
+}
+
+// backQuanta walks back from the quantum starting at w[qs] over at most maxQuanta
+// whole quanta of base64 (CR and LF skipped) and returns where the earliest
+// of them starts and how many there are.
+func backQuanta(w []byte, qs, maxQuanta int) (start, n int) {
+	start, count := qs, 0
+	for i := qs - 1; i >= 0 && count < 4*maxQuanta; i-- {
+		v := b64Value[w[i]]
+		if v == b64Invalid {
+			break
+		}
+		if v == b64Skip {
+			continue
+		}
+		if count++; count%4 == 0 {
+			start = i
+		}
+	}
+	return start, count / 4
+}
+
+// decodeB64 decodes the base64 text starting at w[start] (a quantum
+// boundary) until it ends, or until pos is full, appending the bytes to dst.
+// pos receives the window offset of each character decoded; np is how many.
+// A final group of 2 or 3 characters (no padding, or the padding that ended
+// the text) still yields its 1 or 2 whole bytes.
+func decodeB64(w []byte, start int, dst []byte, pos []int32) (dec []byte, np int) {
+	var q [4]byte
+	k := 0
+	for i := start; i < len(w) && np < len(pos); i++ {
+		v := b64Value[w[i]]
+		if v == b64Invalid {
+			break
+		}
+		if v == b64Skip {
+			continue
+		}
+		pos[np] = int32(i)
+		np++
+		q[k] = v
+		if k++; k == 4 {
+			dst = append(dst, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3])
+			k = 0
+		}
+	}
+	if k >= 2 {
+		dst = append(dst, q[0]<<2|q[1]>>4)
+	}
+	if k == 3 {
+		dst = append(dst, q[1]<<4|q[2]>>2)
+	}
+	return dst, np
+}
+
+// allowContextB64 is how many quanta either side of a key are decoded to look
+// for an allow marker inside the encoded text (a .env file in a Secret).
+const allowContextB64 = 128
+
+// allowedB64 reports whether the decoded line holding the key — whose 'x'
+// is byte xIdx of the quantum at w[qs] and which is keyLen bytes long —
+// carries an allow marker. It runs only for keys, so it may allocate.
+func allowedB64(w []byte, qs, xIdx, keyLen int) bool {
+	start, nq := backQuanta(w, qs, allowContextB64)
+	pos := make([]int32, 4*(2*allowContextB64+1)+maxB64Chars)
+	d, _ := decodeB64(w, start, nil, pos)
+	k := 3*nq + xIdx
+	return k+keyLen <= len(d) && rules.Allowed(d, k, k+keyLen)
+}

@@ -1,0 +1,220 @@
+package scanner_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/xaiscan/xaiscan/rules"
+	"github.com/xaiscan/xaiscan/rules/rulestest"
+	"github.com/xaiscan/xaiscan/scanner"
+)
+
+// itemsSource sends fixed items; it is the smallest real Source.
+type itemsSource []scanner.Item
+
+func (s itemsSource) Items(ctx context.Context, feed scanner.Feed) error {
+	for _, it := range s {
+		if err := feed.Send(ctx, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func streamed(path string, data []byte) scanner.Item {
+	return scanner.Item{Path: path, Source: scanner.SourceFile, Counts: scanner.CountFile,
+		Open: func() (io.ReadCloser, error) {
+			// OneByteReader would be too slow for big inputs; a half reader
+			// still makes reads short, as pipes do.
+			return io.NopCloser(iotest.HalfReader(bytes.NewReader(data))), nil
+		}}
+}
+
+// wantPos computes the line and byte column of offset off the simple way.
+func wantPos(data []byte, off int) (line, col int) {
+	line = bytes.Count(data[:off], []byte("\n")) + 1
+	col = off - bytes.LastIndexByte(data[:off], '\n')
+	return line, col
+}
+
+// Keys placed at every offset around the chunk boundaries must each be
+// found exactly once, with the line and column a whole-buffer count gives.
+func TestChunkBoundaries(t *testing.T) {
+	const chunk = 4096
+	eng := scanner.New(scanner.Options{ChunkSize: chunk, Workers: 2})
+	key := rulestest.APIKey()
+	// The windows of a stream start at 0, then advance by chunk-Reach each
+	// time; probe the first three boundaries at every offset a key
+	// could straddle.
+	step := chunk - scanner.Reach
+	for b := 1; b <= 3; b++ {
+		for delta := -len(key) - 2; delta <= 2; delta++ {
+			// Lines of varying length so line/column tracking across
+			// windows is exercised, not just offsets.
+			var sb strings.Builder
+			for i := 0; sb.Len() < b*step+2*chunk; i++ {
+				fmt.Fprintf(&sb, "line %d %s\n", i, strings.Repeat("=", i%97))
+			}
+			data := []byte(sb.String())
+			off := b*step + delta
+			copy(data[off:], " "+key+" ")
+			off++ // the key starts after the space
+			res, err := eng.Run(context.Background(), itemsSource{streamed("f", data)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Findings) != 1 {
+				t.Fatalf("boundary %d delta %d: %d findings, want 1", b, delta, len(res.Findings))
+			}
+			f := res.Findings[0]
+			line, col := wantPos(data, off)
+			if f.Line != line || f.Column != col || f.Offset != int64(off) {
+				t.Fatalf("boundary %d delta %d: at %d:%d (offset %d), want %d:%d (offset %d)",
+					b, delta, f.Line, f.Column, f.Offset, line, col, off)
+			}
+			if f.Key != key || f.Secret != rules.Redact(key) || f.Fingerprint != rules.Fingerprint([]byte(key)) {
+				t.Fatalf("finding fields wrong: %s %s", f.Secret, f.Fingerprint)
+			}
+		}
+	}
+}
+
+// A body longer than 80 characters that straddles a boundary must not be
+// reported as a key by the window that sees only its first 80.
+func TestNoFalseKeyAtBoundary(t *testing.T) {
+	const chunk = 4096
+	eng := scanner.New(scanner.Options{ChunkSize: chunk})
+	long := rulestest.APIKey() + "abcdef" // 86 characters: not a key
+	data := bytes.Repeat([]byte("y"), 3*chunk)
+	for off := chunk - scanner.Reach - 100; off < chunk-scanner.Reach+10; off++ {
+		d := append([]byte(nil), data...)
+		copy(d[off:], " "+long+" ")
+		res, err := eng.Run(context.Background(), itemsSource{streamed("f", d)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Findings) != 0 {
+			t.Fatalf("offset %d: reported a truncated over-long body", off)
+		}
+	}
+}
+
+func TestDataAndStreamAgree(t *testing.T) {
+	text, keys := rulestest.Fill("a\n  KEY={{KEY}}\nb={{MGMT}}\n\n\tc: {{KEY}}  # again\n")
+	data := []byte(text)
+	eng := scanner.New(scanner.Options{})
+	res, err := eng.Run(context.Background(), itemsSource{
+		{Path: "mem", Source: scanner.SourceFile, Data: data, Counts: scanner.CountFile},
+		streamed("stream", data),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 6 {
+		t.Fatalf("%d findings, want 6", len(res.Findings))
+	}
+	want := [][2]int{{2, 7}, {3, 3}, {5, 5}}
+	for i, f := range res.Findings {
+		w := want[i%3]
+		if f.Line != w[0] || f.Column != w[1] {
+			t.Errorf("%s: finding at %d:%d, want %d:%d", f.Path, f.Line, f.Column, w[0], w[1])
+		}
+	}
+	if res.Findings[1].Rule != rules.ManagementKey || res.Findings[1].Key != keys["MGMT"] {
+		t.Errorf("second finding should be the management key")
+	}
+	if res.Coverage.Files != 2 || res.Coverage.Bytes != int64(2*len(data)) {
+		t.Errorf("coverage %+v", res.Coverage)
+	}
+}
+
+func TestAllowMarkerSuppressesInEngine(t *testing.T) {
+	text, _ := rulestest.Fill("k={{KEY}} # xaiscan:allow\nk2={{KEY2}}\n")
+	res, err := scanner.New(scanner.Options{}).Run(context.Background(),
+		itemsSource{{Path: "x", Data: []byte(text), Source: scanner.SourceFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Line != 2 {
+		t.Fatalf("want only the unmarked key, got %+v", res.Findings)
+	}
+}
+
+func TestOpenAndReadErrorsAreSkipped(t *testing.T) {
+	boom := errors.New("disk on fire")
+	res, err := scanner.New(scanner.Options{}).Run(context.Background(), itemsSource{
+		{Path: "cannot-open", Source: scanner.SourceFile, Open: func() (io.ReadCloser, error) { return nil, boom }},
+		{Path: "cannot-read", Source: scanner.SourceFile, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(iotest.ErrReader(boom)), nil
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Coverage.Partial() || len(res.Coverage.Skipped) != 2 {
+		t.Fatalf("want 2 error skips, got %+v", res.Coverage.Skipped)
+	}
+	for _, s := range res.Coverage.Skipped {
+		if !s.Error || !strings.Contains(s.Reason, "disk on fire") {
+			t.Errorf("skip %+v lacks the cause", s)
+		}
+	}
+}
+
+// blockingReader never returns: only cancellation can end a scan of it.
+type blockingReader struct{ ctx context.Context }
+
+func (b blockingReader) Read(p []byte) (int, error) {
+	<-b.ctx.Done()
+	return 0, b.ctx.Err()
+}
+
+// Workers stuck on reads that never finish, and a source stuck waiting for
+// a free worker: cancellation (Ctrl-C) must still end the scan.
+func TestCancellationStopsPromptly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	src := scanner.SourceFunc(func(ctx context.Context, feed scanner.Feed) error {
+		for i := 0; ; i++ {
+			it := scanner.Item{Path: fmt.Sprint(i), Source: scanner.SourceFile,
+				Open: func() (io.ReadCloser, error) { return io.NopCloser(blockingReader{ctx}), nil }}
+			if err := feed.Send(ctx, it); err != nil {
+				return err
+			}
+		}
+	})
+	res, err := scanner.New(scanner.Options{Workers: 2}).Run(ctx, src)
+	if err != nil {
+		t.Fatalf("Run returned %v, want nil with Interrupted", err)
+	}
+	if !res.Interrupted {
+		t.Fatal("result not marked interrupted")
+	}
+}
+
+func TestFindingsAreSorted(t *testing.T) {
+	k := rulestest.APIKey()
+	var items itemsSource
+	for _, p := range []string{"z", "a/b", "a", "m"} {
+		items = append(items, scanner.Item{Path: p, Source: scanner.SourceFile, Data: []byte("\n\n" + k + "\n" + k)})
+	}
+	res, err := scanner.New(scanner.Options{Workers: 4}).Run(context.Background(), items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, fmt.Sprintf("%s:%d", f.Path, f.Line))
+	}
+	want := "a:3 a:4 a/b:3 a/b:4 m:3 m:4 z:3 z:4"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("order %v, want %s", got, want)
+	}
+}

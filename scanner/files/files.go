@@ -1,0 +1,235 @@
+// Package files is the directory source: it walks files and directories and
+// hands every regular file to the engine.
+//
+// The walk itself is single-threaded and cheap (directory reads only; no
+// stat per file, since directory entries carry their type); reading and
+// matching happen on the engine's workers. The walker never hangs or loops:
+// FIFOs, sockets and devices met during a walk are skipped with a reason,
+// symlinks are not followed unless asked (and then loops are detected), and
+// git object storage is left to the history scan.
+package files
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/xaiscan/xaiscan/scanner"
+)
+
+// Options configure a directory source.
+type Options struct {
+	// FollowSymlinks follows symbolic links met during the walk. Paths
+	// named explicitly are always followed, as `find -H` does.
+	FollowSymlinks bool
+	// Filter, if set, is asked about every entry below a root directory
+	// (rel is slash-separated and relative to that root); false leaves the
+	// entry (and, for a directory, everything under it) out without a
+	// skip record. The audit uses it to read only what git would commit.
+	Filter func(rel string, isDir bool) bool
+	// FilterNote is recorded once as a coverage note when Filter is set,
+	// so a reader knows some paths were left out by design.
+	FilterNote string
+	// Source is the Finding.Source of items; default scanner.SourceFile.
+	Source string
+}
+
+// Source walks paths. It implements scanner.Source.
+type Source struct {
+	roots []string
+	opts  Options
+}
+
+// New returns a source over roots (files or directories).
+func New(roots []string, opts Options) *Source {
+	if opts.Source == "" {
+		opts.Source = scanner.SourceFile
+	}
+	return &Source{roots: roots, opts: opts}
+}
+
+// Items implements scanner.Source.
+func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
+	if s.opts.Filter != nil && s.opts.FilterNote != "" {
+		feed.Note(s.opts.FilterNote)
+	}
+	for _, root := range s.roots {
+		if err := s.root(ctx, feed, root); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// root scans one path named by the user. Its display prefix is empty when
+// it is the only root (paths are then relative to it), else the path as
+// given, so findings from several roots stay distinguishable.
+func (s *Source) root(ctx context.Context, feed scanner.Feed, root string) error {
+	display := filepath.ToSlash(filepath.Clean(root))
+	// A named path is followed even if it is a symlink.
+	info, err := os.Stat(root)
+	if err != nil {
+		feed.Skip(scanner.Skipped{Path: display, Reason: reason(err), Error: true})
+		return nil
+	}
+	if !info.IsDir() {
+		// Named explicitly: read it whatever it is, so `xaiscan dir
+		// <(cmd)` and named pipes work as they do with cat.
+		return s.send(ctx, feed, root, display, info.Size())
+	}
+	prefix := ""
+	if len(s.roots) > 1 {
+		prefix = display
+	}
+	w := walker{s: s, feed: feed, prefix: prefix}
+	if s.opts.FollowSymlinks {
+		w.seen = map[fileID]bool{}
+		if id, ok := idOf(info); ok {
+			w.seen[id] = true
+		}
+	}
+	return w.dir(ctx, root, "")
+}
+
+// maxDepth bounds directory nesting, so a symlink loop the OS cannot
+// identify still ends.
+const maxDepth = 256
+
+type walker struct {
+	s      *Source
+	feed   scanner.Feed
+	prefix string
+	seen   map[fileID]bool // directories entered, when following symlinks
+}
+
+func (w *walker) display(rel string) string {
+	switch {
+	case w.prefix == "":
+		return rel
+	case rel == "":
+		return w.prefix
+	default:
+		return path.Join(w.prefix, rel)
+	}
+}
+
+// dir walks one directory; rel is its slash path below the root.
+func (w *walker) dir(ctx context.Context, abs, rel string) error {
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		// ReadDir returns what it could read along with the error.
+		w.feed.Skip(scanner.Skipped{Path: w.displayDir(rel), Reason: reason(err), Error: true})
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		name := e.Name()
+		childAbs := filepath.Join(abs, name)
+		childRel := name
+		if rel != "" {
+			childRel = rel + "/" + name
+		}
+		mode := e.Type()
+		if mode&fs.ModeSymlink != 0 {
+			if !w.s.opts.FollowSymlinks {
+				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "symlink not followed (use --follow-symlinks)"})
+				continue
+			}
+			info, err := os.Stat(childAbs)
+			if err != nil {
+				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "broken symlink: " + reason(err)})
+				continue
+			}
+			mode = info.Mode().Type()
+		}
+		isDir := mode.IsDir()
+		if w.s.opts.Filter != nil && !w.s.opts.Filter(childRel, isDir) {
+			continue
+		}
+		switch {
+		case isDir:
+			if name == "objects" && isGitDir(rel) {
+				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "git object storage: scanned by `xaiscan git`"})
+				continue
+			}
+			if w.seen != nil {
+				info, err := os.Stat(childAbs)
+				if err == nil {
+					if id, ok := idOf(info); ok {
+						if w.seen[id] {
+							w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "directory already scanned (symlink loop)"})
+							continue
+						}
+						w.seen[id] = true
+					}
+				}
+			}
+			if strings.Count(childRel, "/") >= maxDepth {
+				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: fmt.Sprintf("deeper than %d directories (symlink loop?)", maxDepth), Error: true})
+				continue
+			}
+			if err := w.dir(ctx, childAbs, childRel); err != nil {
+				return err
+			}
+		case mode.IsRegular():
+			if err := w.s.send(ctx, w.feed, childAbs, w.display(childRel), -1); err != nil {
+				return err
+			}
+		default:
+			w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: kindOf(mode) + " skipped (not a regular file)"})
+		}
+	}
+	return nil
+}
+
+func (w *walker) displayDir(rel string) string {
+	if d := w.display(rel); d != "" {
+		return d
+	}
+	return "."
+}
+
+// isGitDir reports whether rel (a slash path) is a .git directory.
+func isGitDir(rel string) bool {
+	return rel == ".git" || strings.HasSuffix(rel, "/.git")
+}
+
+func (s *Source) send(ctx context.Context, feed scanner.Feed, abs, display string, size int64) error {
+	return feed.Send(ctx, scanner.Item{
+		Path:   display,
+		Source: s.opts.Source,
+		Size:   size,
+		Counts: scanner.CountFile,
+		Open:   func() (io.ReadCloser, error) { return os.Open(abs) },
+	})
+}
+
+func kindOf(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case mode&fs.ModeSocket != 0:
+		return "socket"
+	case mode&fs.ModeCharDevice != 0:
+		return "character device"
+	case mode&fs.ModeDevice != 0:
+		return "device"
+	default:
+		return fmt.Sprintf("special file (%v)", mode)
+	}
+}
+
+// reason turns a path error into a one-line reason without repeating the
+// path (the skip record names it).
+func reason(err error) string {
+	if pe, ok := err.(*fs.PathError); ok {
+		return pe.Op + ": " + pe.Err.Error()
+	}
+	return err.Error()
+}
