@@ -129,7 +129,7 @@ func New(opts Options) *Engine {
 
 // run is the state of one scan; it implements Feed.
 type run struct {
-	e    *Engine
+	e     *Engine
 	pool  *pool.Pool
 	slots chan struct{} // one token per busy worker; bounds concurrency
 	bufs  sync.Pool

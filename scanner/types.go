@@ -204,3 +204,24 @@ type SourceFunc func(ctx context.Context, feed Feed) error
 
 // Items implements Source.
 func (f SourceFunc) Items(ctx context.Context, feed Feed) error { return f(ctx, feed) }
+
+// Merge combines the results of scans run one after the other (the audit's
+// history and working-tree passes) into one sorted result.
+func Merge(results ...Result) Result {
+	var out Result
+	out.Coverage.Skipped = []Skipped{}
+	for _, r := range results {
+		out.Findings = append(out.Findings, r.Findings...)
+		c := r.Coverage
+		out.Coverage.Files += c.Files
+		out.Coverage.Blobs += c.Blobs
+		out.Coverage.Commits += c.Commits
+		out.Coverage.Bytes += c.Bytes
+		out.Coverage.Skipped = append(out.Coverage.Skipped, c.Skipped...)
+		out.Coverage.Notes = append(out.Coverage.Notes, c.Notes...)
+		out.Interrupted = out.Interrupted || r.Interrupted
+	}
+	SortFindings(out.Findings)
+	sortSkipped(out.Coverage.Skipped)
+	return out
+}

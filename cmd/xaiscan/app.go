@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/pflag"
+)
+
+// Exit codes (DESIGN §3).
+const (
+	exitClean    = 0 // everything read, nothing found
+	exitFindings = 1 // at least one finding
+	exitError    = 2 // usage error, partial scan, or a failed revoke hook
+)
+
+// app is one invocation of the CLI: its streams and environment. Commands
+// are methods on it so tests can run them against buffers.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string
+	summary string
+	run     func(a *app, ctx context.Context, args []string) int
+}
+
+// commands lists the subcommands in the order --help shows them. The bare
+// `xaiscan [PATH]` runs "audit".
+func commands() []command {
+	return []command{
+		{"dir", "PATH...", "scan files and directories only", (*app).runDir},
+		{"git", "[REPO]", "scan the whole git history: every commit, ref, tag, message and unreachable object", (*app).runGit},
+		{"staged", "[REPO]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
+		{"pre-push", "[REMOTE [URL]]", "scan what a push would publish (reads git's pre-push stdin)", (*app).runPrePush},
+		{"stdin", "", "scan standard input", (*app).runStdin},
+		{"verify", "REPORT.json|-", "check whether the keys in a saved report (or on stdin) are live", (*app).runVerify},
+		{"revoke", "REPORT.json|-", "revoke the keys in a saved report (or on stdin) with the xAI Management API", (*app).runRevoke},
+		{"install-hook", "[--pre-push] [REPO]", "install xaiscan as the repository's pre-commit (or pre-push) hook", (*app).runInstallHook},
+		{"version", "", "print the version", (*app).runVersion},
+		{"help", "[COMMAND]", "show help", (*app).runHelp},
+	}
+}
+
+func findCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// run dispatches to a subcommand and returns the exit code.
+func (a *app) run(ctx context.Context, args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "--help":
+			return a.runHelp(ctx, nil)
+		case "--version", "-V":
+			return a.runVersion(ctx, nil)
+		}
+		if c, ok := findCommand(args[0]); ok {
+			return c.run(a, ctx, args[1:])
+		}
+	}
+	return a.runAudit(ctx, args)
+}
+
+// usageError marks errors in how xaiscan was invoked.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// fail prints one line for err and returns the exit code for it. Every
+// error is a one-liner naming what went wrong; usage errors point to help.
+func (a *app) fail(err error) int {
+	msg := strings.ReplaceAll(err.Error(), "\n", " ")
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(a.stderr, "xaiscan: %s (see xaiscan --help)\n", msg)
+		return exitError
+	}
+	fmt.Fprintf(a.stderr, "xaiscan: %s\n", msg)
+	return exitError
+}
+
+// warnf prints a one-line warning that does not stop the run.
+func (a *app) warnf(format string, args ...any) {
+	fmt.Fprintf(a.stderr, "xaiscan: "+format+"\n", args...)
+}
+
+// newFlagSet returns a flag set whose errors come back to us (no exit, no
+// default usage dump) so they become one-line usage errors.
+func (a *app) newFlagSet(name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	return fs
+}
+
+// parse parses flags; a request for help prints the command's help.
+func (a *app) parse(fs *pflag.FlagSet, name string, args []string) (helped bool, err error) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			a.commandHelp(name, fs)
+			return true, nil
+		}
+		return false, usagef("%s: %v", name, err)
+	}
+	return false, nil
+}
+
+func (a *app) runVersion(context.Context, []string) int {
+	fmt.Fprintf(a.stdout, "xaiscan %s", version)
+	if commit != "" {
+		fmt.Fprintf(a.stdout, " (commit %s", commit)
+		if date != "" {
+			fmt.Fprintf(a.stdout, ", built %s", date)
+		}
+		fmt.Fprint(a.stdout, ")")
+	}
+	fmt.Fprintln(a.stdout)
+	return exitClean
+}
+
+const usageHead = `xaiscan finds leaked xAI API keys (xai-...) and management keys (xai-token-...)
+in files, git history, staged changes and standard input, and can check
+whether they are live and revoke them.
+
+Usage:
+  xaiscan [flags] [PATH]          audit PATH (default .): its files and, when it is
+                                  a git repository, its whole history
+`
+
+const usageExamples = `
+Examples:
+  xaiscan .                                  audit this repository (files + history)
+  xaiscan dir ./config ./deploy              scan directories, no history
+  xaiscan git --range origin/main..HEAD      what a pull request adds (CI)
+  xaiscan git -f sarif -o xaiscan.sarif      SARIF for GitHub code scanning
+  xaiscan staged                             pre-commit: what the next commit adds
+  xaiscan install-hook                       install the pre-commit hook
+  kubectl get secret app -o yaml | xaiscan stdin
+  xaiscan . --verify                         also check which keys are live
+  xaiscan . --verify --revoke                ... and revoke the live ones (needs
+                                             XAI_MANAGEMENT_API_KEY)
+  xaiscan . -f json --show-secrets -o leaks.json && xaiscan revoke leaks.json
+
+Exit codes: 0 nothing found, 1 keys found, 2 usage error or incomplete scan.
+Run 'xaiscan help COMMAND' for a command's flags.
+`
+
+func (a *app) runHelp(_ context.Context, args []string) int {
+	if len(args) > 0 {
+		if args[0] == "audit" {
+			return a.runAudit(context.Background(), []string{"--help"})
+		}
+		c, ok := findCommand(args[0])
+		if !ok {
+			return a.fail(usagef("help: unknown command %q", args[0]))
+		}
+		return c.run(a, context.Background(), []string{"--help"})
+	}
+	var b strings.Builder
+	b.WriteString(usageHead)
+	for _, c := range commands() {
+		line := "  xaiscan " + c.name
+		if c.args != "" {
+			line += " " + c.args
+		}
+		fmt.Fprintf(&b, "%-34s%s\n", line, c.summary)
+	}
+	b.WriteString("\nCommon flags (run 'xaiscan help dir' for all):\n")
+	fs := a.newFlagSet("xaiscan")
+	var sf scanFlags
+	sf.register(fs, kindAudit)
+	b.WriteString(fs.FlagUsages())
+	b.WriteString(usageExamples)
+	fmt.Fprint(a.stdout, b.String())
+	return exitClean
+}
+
+func (a *app) commandHelp(name string, fs *pflag.FlagSet) {
+	summary, args := "audit files and, for a repository, its whole history", "[PATH]"
+	if c, ok := findCommand(name); ok {
+		summary, args = c.summary, c.args
+	}
+	fmt.Fprintf(a.stdout, "Usage: xaiscan %s [flags] %s\n\n%s.\n", name, args, upperFirst(summary))
+	if extra, ok := commandNotes[name]; ok {
+		fmt.Fprintf(a.stdout, "\n%s\n", extra)
+	}
+	if fs.HasFlags() {
+		fmt.Fprintf(a.stdout, "\nFlags:\n%s", fs.FlagUsages())
+	}
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// isTerminal reports whether w is a terminal, for colour and progress.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
+}
+
+// sortedKeys returns a map's keys in order (for stable messages).
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

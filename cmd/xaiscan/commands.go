@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/files"
+)
+
+// commandNotes are extra paragraphs for `xaiscan help COMMAND`.
+var commandNotes = map[string]string{
+	"audit": `The audit reads PATH's files and, when PATH is a git repository, its whole
+history. In a repository it reads the working-tree files git would commit
+(tracked, and untracked but not ignored): a key in a git-ignored .env is
+where keys belong, not a leak of the repository.`,
+	"dir": `Every regular file is read, binaries included. Symlinks met while walking
+are not followed (--follow-symlinks to follow); named pipes, sockets and
+devices met while walking are skipped with a reason; .git/objects is left
+to 'xaiscan git'. Paths named on the command line are always read.`,
+	"stdin": `Reads standard input to its end, in bounded chunks.`,
+}
+
+// runDir is `xaiscan dir PATH...`.
+func (a *app) runDir(ctx context.Context, args []string) int {
+	fs := a.newFlagSet("dir")
+	var sf scanFlags
+	sf.register(fs, kindDir)
+	if helped, err := a.parse(fs, "dir", args); helped || err != nil {
+		return a.failOr(err)
+	}
+	if fs.NArg() == 0 {
+		return a.fail(usagef("dir: name at least one file or directory"))
+	}
+	if err := sf.validate(fs); err != nil {
+		return a.fail(err)
+	}
+	roots := fs.Args()
+	src := files.New(roots, files.Options{FollowSymlinks: sf.followSymlinks})
+	return a.execute(ctx, &sf, plan{root: configRoot(roots), sources: []scanner.Source{src}, progressNoun: "files"})
+}
+
+// runStdin is `xaiscan stdin`.
+func (a *app) runStdin(ctx context.Context, args []string) int {
+	fs := a.newFlagSet("stdin")
+	var sf scanFlags
+	sf.register(fs, kindStdin)
+	if helped, err := a.parse(fs, "stdin", args); helped || err != nil {
+		return a.failOr(err)
+	}
+	if fs.NArg() != 0 {
+		return a.fail(usagef("stdin: takes no arguments (did you mean 'xaiscan dir %s'?)", fs.Arg(0)))
+	}
+	if err := sf.validate(fs); err != nil {
+		return a.fail(err)
+	}
+	src := &scanner.ReaderSource{Name: sf.stdinName, Reader: a.stdin}
+	return a.execute(ctx, &sf, plan{root: ".", sources: []scanner.Source{src}})
+}
+
+// configRoot is where .xaiscan.toml and .xaiscanignore are looked up: the
+// single directory scanned, or the current directory.
+func configRoot(roots []string) string {
+	if len(roots) == 1 {
+		if fi, err := statDir(roots[0]); err == nil && fi {
+			return roots[0]
+		}
+		return filepath.Dir(roots[0])
+	}
+	return "."
+}

@@ -1,0 +1,45 @@
+// Command xaiscan finds leaked xAI API keys and management keys in files,
+// git history, staged changes and standard input, and can check whether
+// they are live and revoke them.
+//
+// Run `xaiscan --help` for usage. Exit codes: 0 clean, 1 findings, 2 usage
+// error or incomplete scan (see DESIGN §3).
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Stamped at release time by goreleaser (-ldflags -X main.version=...).
+var (
+	version = "dev"
+	commit  = ""
+	date    = ""
+)
+
+func main() {
+	os.Exit(mainExit())
+}
+
+// mainExit runs the CLI with the process's streams and returns the exit
+// code; it is separate from main so testscript can run it in-process.
+func mainExit() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		// After the first Ctrl-C the scan winds down; restore the default
+		// handler so a second Ctrl-C kills the process at once.
+		<-ctx.Done()
+		stop()
+	}()
+	a := &app{
+		stdin:  os.Stdin,
+		stdout: os.Stdout,
+		stderr: os.Stderr,
+		getenv: os.Getenv,
+	}
+	return a.run(ctx, os.Args[1:])
+}

@@ -1,0 +1,455 @@
+// Package staged scans what the next commit would add: the blobs recorded in
+// the git index that differ from HEAD.
+//
+// It reads the index, never the working tree, so a partially staged file is
+// scanned as it will be committed, and line numbers are those of the staged
+// content. Keys that HEAD (or, during a merge, the merged commit) already
+// holds at the same path are not reported: they were committed before, and a
+// pre-commit hook that blocked every later edit of such a file would only
+// teach people to bypass it. History scans and pre-push checks are where
+// those keys are caught.
+package staged
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+
+	"github.com/xaiscan/xaiscan/rules"
+	"github.com/xaiscan/xaiscan/scanner"
+)
+
+// emptyBlob is the id of the empty blob; "git add -N" records it for a
+// path whose content is not staged yet, often without writing the object.
+var emptyBlob = plumbing.NewHash("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")
+
+// maxRenameReads bounds how many deleted HEAD blobs Finish reads when it
+// looks for the origin of a key in a renamed file, so a commit that deletes
+// thousands of files stays fast.
+const maxRenameReads = 256
+
+// Source is a scanner.Source (and scanner.Finisher) over the staged changes
+// of one repository. Create it with New; it is single-use.
+type Source struct {
+	repo *git.Repository
+	// indexPath is the index file read: $GIT_INDEX_FILE when git set it
+	// (git commit -a and git commit PATH run the hook against a temporary
+	// index), else the repository's (worktree's) own index.
+	indexPath string
+
+	// Detectors recognise the keys already committed at a path. Set it to
+	// the engine's Options.Detectors when the engine uses more than the
+	// plain rules (decoders), so an encoded key that HEAD already holds is
+	// recognised as committed too; nil means scanner.Plain only.
+	Detectors []scanner.Detector
+
+	// Filled in by Items, used by Finish.
+	cache   map[string]plumbing.Hash // the index's cache tree: directory -> tree id
+	hasHead bool                     // false before the first commit
+	old     map[string]plumbing.Hash // HEAD's blob at each changed path, if any
+	deleted []treeEntry              // HEAD files and directories the index no longer has
+	known   []*object.Tree           // other trees whose keys count as committed (MERGE_HEAD...)
+	todo    []entry                  // changed stage-0 entries, in index order
+
+	noCacheTree bool // benchmarks: measure the walk without the cache tree
+}
+
+// treeEntry is a path in HEAD's tree.
+type treeEntry struct {
+	path string
+	hash plumbing.Hash
+	dir  bool
+}
+
+// New opens the repository containing repoPath ("" means the current
+// directory). It finds the repository from a subdirectory and supports
+// linked worktrees. A bare repository has no index and is an error.
+func New(repoPath string) (*Source, error) {
+	if repoPath == "" {
+		repoPath = "."
+	}
+	repo, err := git.PlainOpenWithOptions(repoPath, &git.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	if err != nil {
+		return nil, fmt.Errorf("open git repository %s: %w", repoPath, err)
+	}
+	s := &Source{repo: repo}
+	if p := os.Getenv("GIT_INDEX_FILE"); p != "" {
+		// Git sets it for hooks, relative to the hook's working directory.
+		s.indexPath = p
+	} else {
+		st, ok := repo.Storer.(*filesystem.Storage)
+		if !ok {
+			return nil, fmt.Errorf("open git repository %s: unsupported storage", repoPath)
+		}
+		if _, err := repo.Worktree(); errors.Is(err, git.ErrIsBareRepository) {
+			return nil, fmt.Errorf("%s is a bare repository: it has no index to scan", repoPath)
+		}
+		s.indexPath = st.Filesystem().Join(gitDir(st), "index")
+	}
+	return s, nil
+}
+
+// Root returns the work tree's top directory (the linked worktree's, in a
+// worktree): where .xaiscanignore and .xaiscan.toml are looked up, and what
+// finding paths are relative to.
+func (s *Source) Root() string {
+	wt, err := s.repo.Worktree()
+	if err != nil {
+		return ""
+	}
+	return wt.Filesystem.Root()
+}
+
+// gitDir is the directory holding the (worktree's) index.
+func gitDir(st *filesystem.Storage) string {
+	type rooter interface{ Root() string }
+	if r, ok := st.Filesystem().(rooter); ok {
+		return r.Root()
+	}
+	return ""
+}
+
+// Items implements scanner.Source: it sends every stage-0 index entry whose
+// blob differs from HEAD's blob at the same path.
+func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
+	idx, err := readIndex(s.indexPath)
+	if err != nil {
+		return err
+	}
+	s.cache = idx.trees
+	if s.noCacheTree {
+		s.cache = nil
+	}
+	s.old = map[string]plumbing.Hash{}
+	head, err := s.headTree()
+	if err != nil {
+		return err
+	}
+	s.loadKnownTrees(feed)
+
+	var staged []entry
+	var unmerged []string
+	for _, e := range idx.entries {
+		if e.stage != 0 {
+			if len(unmerged) == 0 || unmerged[len(unmerged)-1] != e.name {
+				unmerged = append(unmerged, e.name)
+			}
+			continue
+		}
+		staged = append(staged, e)
+	}
+	// Git writes the index sorted; a hand-made one might not be, and the
+	// directory walk relies on the order.
+	if !sort.SliceIsSorted(staged, func(i, j int) bool { return staged[i].name < staged[j].name }) {
+		sort.SliceStable(staged, func(i, j int) bool { return staged[i].name < staged[j].name })
+	}
+	// When the whole index is HEAD's tree, nothing is staged.
+	if h, ok := s.cache[""]; !ok || head == nil || h != head.Hash {
+		if err := s.compare(ctx, "", head, staged, feed); err != nil {
+			return err
+		}
+	}
+	for _, p := range unmerged {
+		// Git refuses to commit an unmerged path; once resolved and
+		// added, it is a stage-0 entry and is scanned.
+		feed.Skip(scanner.Skipped{Path: p, Reason: "unmerged (conflict not resolved): git cannot commit it until it is resolved and added"})
+	}
+	feed.Expect(int64(len(s.todo)))
+	for _, e := range s.todo {
+		data, err := s.readBlob(e.hash)
+		if err != nil {
+			feed.Skip(scanner.Skipped{Path: e.name, Reason: fmt.Sprintf("staged blob %s: %v", e.hash, err), Error: true})
+			continue
+		}
+		it := scanner.Item{
+			Path:   e.name,
+			Source: scanner.SourceStaged,
+			Object: e.hash.String(),
+			Size:   int64(len(data)),
+			Data:   data,
+			Counts: scanner.CountFile,
+		}
+		if err := feed.Send(ctx, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// compare collects the entries under directory dir ("" or "a/b/") that
+// differ from tree, HEAD's tree for dir (nil when HEAD has none). A
+// directory whose cache-tree id equals HEAD's is identical and skipped
+// without reading anything, so the cost follows the directories the commit
+// touches, not the size of the repository.
+func (s *Source) compare(ctx context.Context, dir string, tree *object.Tree, entries []entry, feed scanner.Feed) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if tree == nil {
+		for _, e := range entries {
+			s.consider(e, plumbing.ZeroHash, false, feed)
+		}
+		return nil
+	}
+	children := make(map[string]*object.TreeEntry, len(tree.Entries))
+	for i := range tree.Entries {
+		children[tree.Entries[i].Name] = &tree.Entries[i]
+	}
+	seen := make(map[string]bool, len(tree.Entries))
+	for i := 0; i < len(entries); {
+		rest := entries[i].name[len(dir):]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 || slash == len(rest)-1 {
+			// A file (or a sparse-index directory entry "name/").
+			name := strings.TrimSuffix(rest, "/")
+			seen[name] = true
+			if c := children[name]; c != nil && c.Mode != filemode.Dir {
+				s.consider(entries[i], c.Hash, true, feed)
+			} else {
+				s.consider(entries[i], plumbing.ZeroHash, false, feed)
+			}
+			i++
+			continue
+		}
+		// A subdirectory: its entries are contiguous in index order.
+		name := rest[:slash]
+		sub := dir + name + "/"
+		j := i + 1
+		for j < len(entries) && strings.HasPrefix(entries[j].name, sub) {
+			j++
+		}
+		seen[name] = true
+		var subTree *object.Tree
+		if c := children[name]; c != nil && c.Mode == filemode.Dir {
+			if h, ok := s.cache[dir+name]; ok && h == c.Hash {
+				i = j
+				continue // identical to HEAD
+			}
+			t, err := s.repo.TreeObject(c.Hash)
+			if err != nil {
+				return fmt.Errorf("read HEAD tree %s (%s): %w", dir+name, c.Hash, err)
+			}
+			subTree = t
+		}
+		if err := s.compare(ctx, sub, subTree, entries[i:j], feed); err != nil {
+			return err
+		}
+		i = j
+	}
+	for _, c := range tree.Entries {
+		if !seen[c.Name] && c.Mode != filemode.Submodule {
+			s.deleted = append(s.deleted, treeEntry{path: dir + c.Name, hash: c.Hash, dir: c.Mode == filemode.Dir})
+		}
+	}
+	return nil
+}
+
+// consider queues a stage-0 entry for scanning unless it holds nothing
+// new: the same blob as HEAD (old, when inHead), nothing staged yet ("git
+// add -N"), a sparse-index directory, or a submodule.
+func (s *Source) consider(e entry, old plumbing.Hash, inHead bool, feed scanner.Feed) {
+	switch {
+	case inHead && e.hash == old:
+	case e.intentToAdd, e.mode == filemode.Dir, e.hash == emptyBlob:
+	case e.mode == filemode.Submodule:
+		feed.Skip(scanner.Skipped{Path: e.name, Reason: "submodule (gitlink): its commits are checked in its own repository"})
+	default:
+		if inHead {
+			s.old[e.name] = old
+		}
+		s.todo = append(s.todo, e)
+	}
+}
+
+// Finish implements scanner.Finisher: it drops the findings whose key HEAD
+// already holds at the same path (or at a path this commit deletes, so a
+// renamed file does not re-report its old keys), and, during a merge or
+// cherry-pick, whose key the merged commit holds at that path.
+// Only files with findings are read.
+func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner.Feed) ([]scanner.Finding, error) {
+	if len(raw) == 0 || (!s.hasHead && len(s.known) == 0) {
+		return raw, nil
+	}
+	byPath := map[string]map[string]bool{} // path -> committed fingerprints
+	var renamed map[string]bool            // fingerprints in deleted HEAD files, built on demand
+	kept := raw[:0]
+	for _, f := range raw {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		committed, ok := byPath[f.Path]
+		if !ok {
+			committed = s.committedAt(f.Path, feed)
+			byPath[f.Path] = committed
+		}
+		if committed[f.Fingerprint] {
+			continue
+		}
+		if renamed == nil {
+			renamed = s.deletedKeys(feed)
+		}
+		if renamed[f.Fingerprint] {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept, nil
+}
+
+// committedAt returns the fingerprints of the keys in HEAD's (and the known
+// trees') blobs at path.
+func (s *Source) committedAt(path string, feed scanner.Feed) map[string]bool {
+	fps := map[string]bool{}
+	if h, ok := s.old[path]; ok {
+		s.addKeys(fps, h, path, feed)
+	}
+	for _, t := range s.known {
+		if e, err := t.FindEntry(path); err == nil && e.Mode.IsFile() {
+			s.addKeys(fps, e.Hash, path, feed)
+		}
+	}
+	return fps
+}
+
+// deletedKeys returns the fingerprints of the keys in HEAD files that the
+// index no longer has: the origin of a renamed or moved file. At most
+// maxRenameReads files are read.
+func (s *Source) deletedKeys(feed scanner.Feed) map[string]bool {
+	fps := map[string]bool{}
+	reads := 0
+	queue := append([]treeEntry(nil), s.deleted...)
+	for len(queue) > 0 {
+		e := queue[0]
+		queue = queue[1:]
+		if reads >= maxRenameReads {
+			feed.Note(fmt.Sprintf("this commit deletes many files; only %d were read to recognise keys moved by a rename", maxRenameReads))
+			break
+		}
+		reads++
+		if !e.dir {
+			s.addKeys(fps, e.hash, e.path, feed)
+			continue
+		}
+		t, err := s.repo.TreeObject(e.hash)
+		if err != nil {
+			feed.Note(fmt.Sprintf("could not read the committed directory %s (%v): keys moved out of it are reported as new", e.path, err))
+			continue
+		}
+		for _, c := range t.Entries {
+			if c.Mode == filemode.Submodule {
+				continue
+			}
+			queue = append(queue, treeEntry{path: e.path + "/" + c.Name, hash: c.Hash, dir: c.Mode == filemode.Dir})
+		}
+	}
+	return fps
+}
+
+// addKeys adds the fingerprints of the keys in blob h to fps. A blob that
+// cannot be read only means its keys are reported, so it is noted, not an
+// error.
+func (s *Source) addKeys(fps map[string]bool, h plumbing.Hash, path string, feed scanner.Feed) {
+	data, err := s.readBlob(h)
+	if err != nil {
+		feed.Note(fmt.Sprintf("could not read the committed version of %s (%v): its keys are reported as new", path, err))
+		return
+	}
+	dets := s.Detectors
+	if len(dets) == 0 {
+		dets = []scanner.Detector{scanner.Plain{}}
+	}
+	// Allow markers are deliberately not applied: a key that was
+	// committed is committed, whatever its line says.
+	for _, d := range dets {
+		d.Detect(data, func(hit scanner.Hit) { fps[fingerprint(hit.Key)] = true })
+	}
+}
+
+func (s *Source) readBlob(h plumbing.Hash) ([]byte, error) {
+	b, err := s.repo.BlobObject(h)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := b.Reader()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	buf := bytes.NewBuffer(make([]byte, 0, b.Size))
+	if _, err := io.Copy(buf, rc); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// headTree returns HEAD's root tree, or nil before the first commit
+// (everything staged is then new).
+func (s *Source) headTree() (*object.Tree, error) {
+	ref, err := s.repo.Head()
+	if errors.Is(err, plumbing.ErrReferenceNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("resolve HEAD: %w", err)
+	}
+	c, err := s.repo.CommitObject(ref.Hash())
+	if err != nil {
+		return nil, fmt.Errorf("read HEAD commit %s: %w", ref.Hash(), err)
+	}
+	t, err := c.Tree()
+	if err != nil {
+		return nil, fmt.Errorf("read HEAD tree: %w", err)
+	}
+	s.hasHead = true
+	return t, nil
+}
+
+// loadKnownTrees reads the trees of MERGE_HEAD and CHERRY_PICK_HEAD: while
+// a merge or cherry-pick is being concluded, the keys those commits already
+// hold were committed (on the other branch) and are not what this commit
+// leaks.
+func (s *Source) loadKnownTrees(feed scanner.Feed) {
+	st, ok := s.repo.Storer.(*filesystem.Storage)
+	if !ok {
+		return
+	}
+	for _, name := range []string{"MERGE_HEAD", "CHERRY_PICK_HEAD"} {
+		f, err := st.Filesystem().Open(name)
+		if err != nil {
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+		f.Close()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Fields(string(data)) {
+			if !plumbing.IsHash(line) {
+				continue
+			}
+			c, err := s.repo.CommitObject(plumbing.NewHash(line))
+			if err != nil {
+				feed.Note(fmt.Sprintf("%s %s unreadable (%v): keys it holds are reported as new", name, line, err))
+				continue
+			}
+			t, err := c.Tree()
+			if err != nil {
+				continue
+			}
+			s.known = append(s.known, t)
+		}
+	}
+}
+
+func fingerprint(key []byte) string { return rules.Fingerprint(key) }
