@@ -142,8 +142,8 @@ in files, git history, staged changes and standard input, and can check
 whether they are live and revoke them.
 
 Usage:
-  xaiscan [flags] [PATH]          audit PATH (default .): its files and, when it is
-                                  a git repository, its whole history
+  xaiscan [flags] [PATH]                  audit PATH (default .): its files and, when it is
+                                          a git repository, its whole history
 `
 
 const usageExamples = `
@@ -182,13 +182,13 @@ func (a *app) runHelp(_ context.Context, args []string) int {
 		if c.args != "" {
 			line += " " + c.args
 		}
-		fmt.Fprintf(&b, "%-34s%s\n", line, c.summary)
+		fmt.Fprintf(&b, "%-42s%s\n", line, c.summary)
 	}
 	b.WriteString("\nCommon flags (run 'xaiscan help dir' for all):\n")
 	fs := a.newFlagSet("xaiscan")
 	var sf scanFlags
 	sf.register(fs, kindAudit)
-	b.WriteString(fs.FlagUsages())
+	b.WriteString(flagUsages(fs))
 	b.WriteString(usageExamples)
 	fmt.Fprint(a.stdout, b.String())
 	return exitClean
@@ -204,7 +204,7 @@ func (a *app) commandHelp(name string, fs *pflag.FlagSet) {
 		fmt.Fprintf(a.stdout, "\n%s\n", extra)
 	}
 	if fs.HasFlags() {
-		fmt.Fprintf(a.stdout, "\nFlags:\n%s", fs.FlagUsages())
+		fmt.Fprintf(a.stdout, "\nFlags:\n%s", flagUsages(fs))
 	}
 }
 
@@ -232,4 +232,10 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// flagUsages is pflag's flag list without the "[=true|false]" it appends
+// to boolean flags, which reads as if a value were required.
+func flagUsages(fs *pflag.FlagSet) string {
+	return strings.ReplaceAll(fs.FlagUsages(), "[=true|false]", "             ")
 }

@@ -153,6 +153,9 @@ func (a *app) runStaged(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
+	// Keys already committed are recognised with the same detectors the
+	// scan uses, so an encoded key already in HEAD is not "new" either.
+	src.Detectors = sf.engineOptions().Detectors
 	return a.execute(ctx, &sf, plan{root: src.Root(), sources: []scanner.Source{src}, progressNoun: "files"})
 }
 
@@ -213,7 +216,11 @@ func (a *app) runInstallHook(_ context.Context, args []string) int {
 		kind = githook.PrePush
 	}
 	self, err := os.Executable()
-	if err != nil {
+	if err == nil {
+		if resolved, err := filepath.EvalSymlinks(self); err == nil {
+			self = resolved
+		}
+	} else {
 		self = ""
 	}
 	path, err := githook.Install(repo, kind, self)
@@ -221,6 +228,9 @@ func (a *app) runInstallHook(_ context.Context, args []string) int {
 		return a.fail(fmt.Errorf("install-hook: %w", err))
 	}
 	fmt.Fprintf(a.stdout, "installed %s hook: %s\n", kind, filepath.ToSlash(path))
+	if chained := githook.ChainedPath(path); fileExists(chained) {
+		fmt.Fprintf(a.stdout, "the existing hook was kept and runs first: %s\n", filepath.ToSlash(chained))
+	}
 	return exitClean
 }
 
@@ -279,4 +289,9 @@ func statDir(p string) (bool, error) {
 		return false, err
 	}
 	return fi.IsDir(), nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -43,7 +43,7 @@ func applyDelta(base, delta []byte) ([]byte, error) {
 	if dstSize > maxObjectSize {
 		return nil, fmt.Errorf("%w: implausible target size %d", errBadDelta, dstSize)
 	}
-	out := make([]byte, 0, dstSize)
+	out := make([]byte, 0, min(dstSize, trustedAlloc))
 	for i < len(delta) {
 		op := delta[i]
 		i++

@@ -50,6 +50,10 @@ func typeName(t int8) string {
 // errMissing reports an object that is in no pack and no loose file.
 var errMissing = errors.New("object not found in the object store")
 
+// trustedAlloc is the largest size taken from a header and allocated up
+// front; larger objects grow as their data arrives.
+const trustedAlloc = 64 << 20
+
 // maxObjectSize bounds the inflated size we accept from an object header,
 // so a corrupt header cannot make us allocate without limit.
 const maxObjectSize = 4 << 30
@@ -403,16 +407,42 @@ func inflate(src io.Reader, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("corrupt compressed data: %w", err)
 	}
 	defer putZlib(z)
-	out := make([]byte, size)
-	if _, err := io.ReadFull(z, out); err != nil {
-		return nil, fmt.Errorf("corrupt compressed data: %w", unexpected(err))
+	out, err := readExact(z, size)
+	if err != nil {
+		return nil, fmt.Errorf("corrupt compressed data: %w", err)
+	}
+	return out, nil
+}
+
+// readExact reads exactly size bytes from r and checks that r ends there
+// (which, for a zlib reader, also verifies the checksum). A header may lie
+// about the size: past trustedAlloc, the buffer grows with the data that
+// actually arrives instead of being allocated up front.
+func readExact(r io.Reader, size int64) ([]byte, error) {
+	var out []byte
+	if size <= trustedAlloc {
+		out = make([]byte, size)
+		if _, err := io.ReadFull(r, out); err != nil {
+			return nil, unexpected(err)
+		}
+	} else {
+		var buf bytes.Buffer
+		buf.Grow(trustedAlloc)
+		n, err := io.CopyN(&buf, r, size)
+		if err != nil || n != size {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, unexpected(err)
+		}
+		out = buf.Bytes()
 	}
 	var one [1]byte
-	if n, err := z.Read(one[:]); n != 0 || (err != nil && err != io.EOF) {
+	if n, err := r.Read(one[:]); n != 0 || (err != nil && err != io.EOF) {
 		if err == nil {
 			err = errors.New("more data than the header's size")
 		}
-		return nil, fmt.Errorf("corrupt compressed data: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -553,15 +583,9 @@ func readLoose(path string) (int8, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]byte, size)
-	if _, err := io.ReadFull(zr, out); err != nil {
-		return 0, nil, fmt.Errorf("loose object: corrupt compressed data: %w", unexpected(err))
-	}
-	if n, err := zr.Read(make([]byte, 1)); n != 0 || (err != nil && err != io.EOF) {
-		if err == nil {
-			err = errors.New("more data than the header's size")
-		}
-		return 0, nil, fmt.Errorf("loose object: %w", err)
+	out, err := readExact(zr, size)
+	if err != nil {
+		return 0, nil, fmt.Errorf("loose object: corrupt compressed data: %w", err)
 	}
 	return typ, out, nil
 }
