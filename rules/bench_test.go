@@ -2,49 +2,23 @@ package rules_test
 
 import (
 	"bytes"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 
 	"github.com/xaiscan/xaiscan/rules"
+	"github.com/xaiscan/xaiscan/rules/rulestest"
 )
 
-var (
-	corpusOnce sync.Once
-	corpus     []byte
-)
+var corpus = sync.OnceValues(func() ([]byte, error) { return rulestest.GoSource(64 << 20) })
 
-// realisticCorpus returns at least 64 MiB of real, key-free source text:
-// the Go distribution's own sources, repeated if needed.
+// realisticCorpus returns 64 MiB of real, key-free source text: the Go
+// distribution's own sources.
 func realisticCorpus(b *testing.B) []byte {
-	corpusOnce.Do(func() {
-		const want = 64 << 20
-		var buf bytes.Buffer
-		root := filepath.Join(runtime.GOROOT(), "src")
-		for buf.Len() < want {
-			before := buf.Len()
-			_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() || buf.Len() >= want {
-					return nil
-				}
-				if data, err := os.ReadFile(p); err == nil {
-					buf.Write(data)
-				}
-				return nil
-			})
-			if buf.Len() == before {
-				break
-			}
-		}
-		corpus = buf.Bytes()
-	})
-	if len(corpus) < 64<<20 {
-		b.Skipf("could not assemble a 64 MiB corpus from GOROOT (got %d bytes)", len(corpus))
+	c, err := corpus()
+	if err != nil || len(c) < 64<<20 {
+		b.Skipf("could not assemble a 64 MiB corpus from GOROOT (%d bytes, %v)", len(c), err)
 	}
-	return corpus
+	return c
 }
 
 // BenchmarkFind measures the rules over key-free source text; compare

@@ -276,8 +276,7 @@ func (r *run) scanItem(ctx context.Context, it Item, depth int) {
 		r.blobs.Add(1)
 	}
 	if it.Data != nil {
-		if r.wantsExpansion(it, it.Data, depth) {
-			r.expand(ctx, it, bytes.NewReader(it.Data), depth)
+		if r.wantsExpansion(it, it.Data, depth) && r.expand(ctx, it, bytes.NewReader(it.Data), depth) {
 			return
 		}
 		r.bytes.Add(int64(len(it.Data)))
@@ -294,7 +293,18 @@ func (r *run) scanItem(ctx context.Context, it Item, depth int) {
 		return
 	}
 	defer rc.Close()
-	if err := r.scanStream(ctx, it, rc, depth); err != nil {
+	expanded, err := r.scanStream(ctx, it, rc, depth)
+	if expanded == expandFailed && !it.Once && ctx.Err() == nil {
+		// The container could not be opened (corrupt, truncated, not
+		// really an archive): scan its raw bytes instead, so a key stored
+		// uncompressed (tar members, stored zip entries) is still found.
+		rc.Close()
+		if rc2, err2 := it.Open(); err2 == nil {
+			defer rc2.Close()
+			_, err = r.scanStream(ctx, it, rc2, noExpand)
+		}
+	}
+	if err != nil {
 		reason := cleanReason(err)
 		if errors.Is(err, context.Canceled) {
 			reason = "scan interrupted before this was fully read"
@@ -308,15 +318,28 @@ func (r *run) wantsExpansion(it Item, head []byte, depth int) bool {
 }
 
 // expand hands a container to the expander; its members are scanned on
-// this same worker, one level deeper.
-func (r *run) expand(ctx context.Context, it Item, rd io.Reader, depth int) {
+// this same worker, one level deeper. It reports false when the container
+// could not be read through, after recording why.
+func (r *run) expand(ctx context.Context, it Item, rd io.Reader, depth int) bool {
 	err := r.e.opts.Expander.Expand(ctx, it, rd, func(child Item) {
 		r.scanItem(ctx, child, depth+1)
 	})
 	if err != nil && ctx.Err() == nil {
-		r.Skip(Skipped{Path: displayPath(it), Reason: cleanReason(err), Error: true})
+		r.Skip(Skipped{Path: displayPath(it), Reason: cleanReason(err) + " (its raw bytes were scanned instead)", Error: true})
+		return false
 	}
+	return true
 }
+
+// noExpand is a depth at which containers are scanned as raw bytes.
+const noExpand = maxNesting
+
+// Outcomes of offering a streamed item to the expander.
+const (
+	notContainer = iota
+	expandedOK
+	expandFailed
+)
 
 // lineState carries line counting across the chunks of one item: the
 // number of newlines before the first owned byte of the current window, and
@@ -332,7 +355,7 @@ type lineState struct {
 // every window but the last leaves its final Reach bytes to the next. So
 // each start position is examined by exactly one window, always with the
 // whole key and both of its boundaries in view.
-func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) error {
+func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) (expanded int, err error) {
 	bp := r.bufs.Get().(*[]byte)
 	defer r.bufs.Put(bp)
 	buf := *bp
@@ -342,7 +365,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 	first := true
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return notContainer, err
 		}
 		n, err := fill(rc, buf[carry:])
 		total := carry + n
@@ -353,7 +376,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 		case err == io.EOF:
 			final = true
 		default:
-			return fmt.Errorf("read error at byte %d: %w", base+int64(total), err)
+			return notContainer, fmt.Errorf("read error at byte %d: %w", base+int64(total), err)
 		}
 		if first {
 			first = false
@@ -362,8 +385,10 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 				// what was read so far, then the rest of the stream. Its
 				// members' bytes are counted as they are scanned.
 				r.bytes.Add(-int64(n))
-				r.expand(ctx, it, io.MultiReader(bytes.NewReader(buf[:total]), rc), depth)
-				return nil
+				if r.expand(ctx, it, io.MultiReader(bytes.NewReader(buf[:total]), rc), depth) {
+					return expandedOK, nil
+				}
+				return expandFailed, nil
 			}
 		}
 		ownStart := 0
@@ -376,7 +401,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 		}
 		ls = r.scanWindow(it, buf[:total], base, ownStart, ownEnd, ls, final)
 		if final {
-			return nil
+			return notContainer, nil
 		}
 		// Keep the context and the unowned tail for the next window.
 		keep := lineContext + Reach

@@ -218,3 +218,44 @@ func TestFindingsAreSorted(t *testing.T) {
 		t.Fatalf("order %v, want %s", got, want)
 	}
 }
+
+// fakeExpander claims items whose content starts with "ARCHIVE" and fails
+// to unpack them, as a truncated archive would.
+type fakeExpander struct{}
+
+func (fakeExpander) Wants(it scanner.Item, head []byte) bool {
+	return bytes.HasPrefix(head, []byte("ARCHIVE"))
+}
+
+func (fakeExpander) Expand(ctx context.Context, it scanner.Item, r io.Reader, scan func(scanner.Item)) error {
+	return errors.New("truncated archive")
+}
+
+// A container that cannot be unpacked is still scanned as raw bytes, and
+// the failure is recorded as a partial scan.
+func TestBrokenContainerScannedRaw(t *testing.T) {
+	text, keys := rulestest.Fill("ARCHIVE header\nstored member: {{KEY}}\n")
+	eng := scanner.New(scanner.Options{Expander: fakeExpander{}})
+	stream := streamed("a.tar", []byte(text))
+	once := streamed("stdin.tar", []byte(text))
+	once.Once = true
+	res, err := eng.Run(context.Background(), itemsSource{
+		{Path: "mem.tar", Source: scanner.SourceFile, Data: []byte(text)}, stream, once,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range res.Findings {
+		if f.Key != keys["KEY"] || f.Line != 2 {
+			t.Errorf("%s: finding at line %d", f.Path, f.Line)
+		}
+		paths = append(paths, f.Path)
+	}
+	if strings.Join(paths, " ") != "a.tar mem.tar" {
+		t.Fatalf("raw-scanned %v, want a.tar and mem.tar (stdin.tar cannot be re-read)", paths)
+	}
+	if !res.Coverage.Partial() || len(res.Coverage.Skipped) != 3 {
+		t.Fatalf("want 3 error skips, got %+v", res.Coverage.Skipped)
+	}
+}

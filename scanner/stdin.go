@@ -28,6 +28,7 @@ func (s *ReaderSource) Items(ctx context.Context, feed Feed) error {
 		Source: kind,
 		Size:   -1,
 		Counts: CountFile,
+		Once:   true,
 		Open:   func() (io.ReadCloser, error) { return io.NopCloser(s.Reader), nil },
 	})
 }

@@ -125,6 +125,10 @@ type Item struct {
 	// Open returns the content. It is called on a worker goroutine, so the
 	// expensive part of reading (I/O, decompression) runs in parallel.
 	Open func() (io.ReadCloser, error)
+	// Once is set when Open can only be called once (a stream such as
+	// standard input). Otherwise the engine may open the item again, to
+	// scan a container it could not unpack as raw bytes.
+	Once bool
 	// Template is copied into every finding of this item before the
 	// match-specific fields are filled in (git attribution, for example).
 	Template Finding

@@ -17,7 +17,6 @@ import (
 	"github.com/xaiscan/xaiscan/scanner/archive"
 	"github.com/xaiscan/xaiscan/scanner/decode"
 	"github.com/xaiscan/xaiscan/scanner/report"
-	"github.com/xaiscan/xaiscan/scanner/revoke"
 )
 
 // kind says which flag groups a scanning command accepts.
@@ -34,22 +33,21 @@ const (
 
 // scanFlags are the flags shared by the scanning commands (DESIGN §2).
 type scanFlags struct {
-	format, output  string
-	showSecrets     bool
-	noColor, quiet  bool
-	baseline        string
-	config          string
-	workers         int
-	noDecode        bool
-	noArchives      bool
-	archiveDepth    int
-	followSymlinks  bool
-	rangeSpec       string
-	branch          string
-	stdinName       string
-	noProgress      bool
-	act             actFlags
-	explicitWorkers bool
+	format, output string
+	showSecrets    bool
+	noColor, quiet bool
+	baseline       string
+	config         string
+	workers        int
+	noDecode       bool
+	noArchives     bool
+	archiveDepth   int
+	followSymlinks bool
+	rangeSpec      string
+	branch         string
+	stdinName      string
+	noProgress     bool
+	act            actFlags
 }
 
 func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
@@ -276,6 +274,3 @@ func displayRoot(root string) string {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
-
-// hookFailures is how acting steps report failures back to finish.
-type hookFailures = []revoke.Failure

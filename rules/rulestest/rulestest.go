@@ -7,8 +7,14 @@
 package rulestest
 
 import (
+	"bytes"
 	"crypto/rand"
+	"fmt"
+	"io/fs"
 	"math/big"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -66,4 +72,51 @@ func Fill(fixture string) (string, map[string]string) {
 		return k
 	})
 	return out, keys
+}
+
+// GoSourceFiles lists realistic key-free text for benchmarks: the Go
+// distribution's own .go sources (testdata excluded), up to limit bytes.
+// GOROOT comes from `go env` rather than the deprecated runtime.GOROOT, so
+// a test binary copied elsewhere still finds the toolchain in use.
+func GoSourceFiles(limit int64) ([]string, error) {
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env GOROOT: %w", err)
+	}
+	root := filepath.Join(strings.TrimSpace(string(out)), "src")
+	var files []string
+	var total int64
+	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || total >= limit {
+			return nil
+		}
+		if d.IsDir() && d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".go") {
+			if fi, err := d.Info(); err == nil {
+				files = append(files, p)
+				total += fi.Size()
+			}
+		}
+		return nil
+	})
+	return files, err
+}
+
+// GoSource returns the concatenated content of GoSourceFiles(limit).
+func GoSource(limit int64) ([]byte, error) {
+	files, err := GoSourceFiles(limit)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
 }

@@ -302,6 +302,8 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 		// Members are neither files nor blobs: counting them would inflate
 		// the coverage the user compares with their file count.
 		Counts: scanner.CountNone,
+		// A member streams out of its archive: it cannot be re-read.
+		Once: true,
 	}
 	used := false
 	child.Open = func() (io.ReadCloser, error) {

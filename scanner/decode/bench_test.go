@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
 	"sync"
 	"testing"
 
+	"github.com/xaiscan/xaiscan/rules/rulestest"
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
@@ -19,36 +16,14 @@ import (
 const corpusSize = 64 << 20
 
 var corpus = sync.OnceValue(func() []byte {
-	var buf bytes.Buffer
-	for _, p := range corpusFiles() {
-		if b, err := os.ReadFile(p); err == nil {
-			buf.Write(b)
-		}
-	}
-	return buf.Bytes()
+	c, _ := rulestest.GoSource(corpusSize)
+	return c
 })
 
 // corpusFiles lists realistic key-free text: the Go distribution's own
 // sources (testdata excluded), up to corpusSize bytes.
 var corpusFiles = sync.OnceValue(func() []string {
-	var files []string
-	total := int64(0)
-	root := filepath.Join(runtime.GOROOT(), "src")
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || total >= corpusSize {
-			return nil
-		}
-		if d.IsDir() && d.Name() == "testdata" {
-			return filepath.SkipDir
-		}
-		if !d.IsDir() && strings.HasSuffix(p, ".go") {
-			if fi, err := d.Info(); err == nil {
-				files = append(files, p)
-				total += fi.Size()
-			}
-		}
-		return nil
-	})
+	files, _ := rulestest.GoSourceFiles(corpusSize)
 	return files
 })
 

@@ -439,7 +439,9 @@ func (s *Source) finishObject(h plumbing.Hash, typ int8, data []byte) (io.ReadCl
 
 // itemFor builds the engine item of an object whose type is known.
 func itemFor(h plumbing.Hash, typ int8, size int64, open func() (io.ReadCloser, error)) scanner.Item {
-	it := scanner.Item{Source: scanner.SourceGit, Object: h.String(), Size: size, Open: open}
+	// Once: opening an object again would re-run the pack reader's
+	// bookkeeping of delta bases, so the engine must not retry it.
+	it := scanner.Item{Source: scanner.SourceGit, Object: h.String(), Size: size, Open: open, Once: true}
 	switch typ {
 	case typBlob:
 		it.Counts = scanner.CountBlob
