@@ -176,8 +176,10 @@ func TestMatchAtMatchesFind(t *testing.T) {
 func TestEntropyOfRealBodies(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		b := rulestest.Body()
-		if h := rules.Entropy([]byte(b)); h < 5.0 {
-			t.Fatalf("random body entropy %.2f, expected > 5", h)
+		// 80 draws from 62 symbols: about 5.6 bits on average; the lowest
+		// seen in 200,000 draws was 4.79, far above the 4.0 threshold.
+		if h := rules.Entropy([]byte(b)); h < 4.5 {
+			t.Fatalf("random body entropy %.2f, expected above 4.5", h)
 		}
 	}
 	if h := rules.Entropy([]byte("aaaa")); h != 0 {
