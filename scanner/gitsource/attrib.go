@@ -197,7 +197,10 @@ func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner
 			continue
 		}
 		c := in.commit
-		f.Path = kp.path
+		// A key inside an archive blob keeps its member part
+		// ("backup.tgz!config/app.env"): the blob's own path replaces
+		// the hash the archive expander had to name it by.
+		f.Path = kp.path + memberSuffix(f.Path)
 		f.Commit, f.Author, f.Email, f.Date = c.hash.String(), c.author, c.email, c.date()
 		f.Reachable = boolPtr(in.reachable)
 		f.AtHead = boolPtr(atHead(kp))
@@ -210,7 +213,10 @@ func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner
 			continue
 		}
 		for _, f := range firsts[h] {
-			f.Path = ""
+			// No path is known; an archive member keeps "<blob>!member".
+			if memberSuffix(f.Path) == "" {
+				f.Path = ""
+			}
 			f.Reachable = boolPtr(false)
 			f.AtHead = boolPtr(false)
 			out = append(out, f)
@@ -436,3 +442,12 @@ func nopReader(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b))
 func splitLines(b []byte) []string { return strings.Split(string(b), "\n") }
 
 func cutPrefix(s, p string) (string, bool) { return strings.CutPrefix(s, p) }
+
+// memberSuffix returns the "!member/path" part of a finding's path inside
+// an archive blob, or "".
+func memberSuffix(p string) string {
+	if i := strings.IndexByte(p, '!'); i >= 0 {
+		return p[i:]
+	}
+	return ""
+}
