@@ -87,6 +87,9 @@ type Options struct {
 	// runs, and once at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
+	// CancelGrace is how long a cancelled scan waits for workers stuck in
+	// reads before returning without them; 0 means 2 seconds.
+	CancelGrace time.Duration
 }
 
 // Progress is a snapshot of a running scan.
@@ -120,6 +123,9 @@ func New(opts Options) *Engine {
 	opts.ChunkSize &^= 4095
 	if opts.Detectors == nil {
 		opts.Detectors = []Detector{Plain{}}
+	}
+	if opts.CancelGrace <= 0 {
+		opts.CancelGrace = 2 * time.Second
 	}
 	if opts.ProgressEvery <= 0 {
 		opts.ProgressEvery = 250 * time.Millisecond
@@ -156,10 +162,18 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 	stopProgress := r.startProgress(ctx, start)
 
 	srcErr := src.Items(ctx, r)
-	r.pool.Wait()
+	abandoned := r.wait(ctx, e.opts.CancelGrace)
 	stopProgress()
 
-	raw := r.findings
+	// Once workers are abandoned they may still append; take a copy.
+	r.mu.Lock()
+	raw := append([]Finding(nil), r.findings...)
+	skipped := append([]Skipped(nil), r.skipped...)
+	notes := append([]string(nil), r.notes...)
+	r.mu.Unlock()
+	if abandoned {
+		skipped = append(skipped, Skipped{Path: "(scan)", Reason: "interrupted while reading: some items were left unfinished", Error: true})
+	}
 	var finErr error
 	if fin, ok := src.(Finisher); ok && ctx.Err() == nil && srcErr == nil {
 		raw, finErr = fin.Finish(ctx, raw, r)
@@ -168,7 +182,7 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 		Findings: raw,
 		Coverage: Coverage{
 			Files: r.files.Load(), Blobs: r.blobs.Load(), Commits: r.commits.Load(),
-			Bytes: r.bytes.Load(), Skipped: r.skipped, Notes: r.notes,
+			Bytes: r.bytes.Load(), Skipped: skipped, Notes: notes,
 		},
 		Interrupted: ctx.Err() != nil,
 	}
@@ -184,6 +198,30 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 		return res, srcErr
 	}
 	return res, finErr
+}
+
+// wait waits for the workers. After cancellation it waits at most grace
+// more: a worker blocked in a read that ignores cancellation (a pipe whose
+// writer never writes) must not keep Ctrl-C from ending the scan. It
+// reports whether workers were abandoned; the process is about to exit,
+// and they hold no state the result still needs.
+func (r *run) wait(ctx context.Context, grace time.Duration) (abandoned bool) {
+	done := make(chan struct{})
+	go func() {
+		r.pool.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return false
+	case <-ctx.Done():
+	}
+	select {
+	case <-done:
+		return false
+	case <-time.After(grace):
+		return true
+	}
 }
 
 func (r *run) startProgress(ctx context.Context, start time.Time) (stop func()) {

@@ -259,3 +259,30 @@ func TestBrokenContainerScannedRaw(t *testing.T) {
 		t.Fatalf("want 3 error skips, got %+v", res.Coverage.Skipped)
 	}
 }
+
+// stuckReader blocks forever, ignoring cancellation, as a read from a pipe
+// whose writer never writes does.
+type stuckReader struct{ release chan struct{} }
+
+func (s stuckReader) Read(p []byte) (int, error) {
+	<-s.release
+	return 0, io.EOF
+}
+
+// Ctrl-C must end a scan even when a worker is stuck in such a read: the
+// engine gives up on it after the grace period and says so.
+func TestCancellationAbandonsStuckReads(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	eng := scanner.New(scanner.Options{CancelGrace: 50 * time.Millisecond})
+	res, err := eng.Run(ctx, itemsSource{{Path: "pipe", Source: scanner.SourceStdin,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(stuckReader{release}), nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || !res.Coverage.Partial() {
+		t.Fatalf("want an interrupted, partial result; got %+v", res)
+	}
+}
