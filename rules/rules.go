@@ -93,7 +93,7 @@ func FindAll(buf []byte) []Match {
 // the 'x' of "xai-". It checks both boundaries, the body's length and
 // alphabet, and rejects placeholders.
 func MatchAt(buf []byte, start int) (Match, bool) {
-	if start > 0 && isWordByte(buf[start-1]) {
+	if start > 0 && isWordByte(buf[start-1]) && !afterEscape(buf, start) {
 		return Match{}, false
 	}
 	rule, bodyStart := APIKey, start+len(Prefix)
@@ -212,6 +212,36 @@ func lower(c byte) byte {
 
 func isAlnum(c byte) bool {
 	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
+}
+
+// afterEscape reports whether the bytes just before start end an escape
+// sequence rather than a word, so the key still begins at start: a C or
+// JSON escape (`"line\nxai-…"` in a log or notebook), a \uXXXX or \xXX
+// escape (`\u0022xai-…`), or a URL percent-encoding (`key%3Dxai-…` in an
+// encoded redirect URL). Without this, keys in such text would be taken
+// for the tail of a longer word.
+func afterEscape(buf []byte, start int) bool {
+	if start >= 2 && buf[start-2] == '\\' {
+		switch buf[start-1] {
+		case 'n', 'r', 't', 'f', 'v', 'b', '0':
+			return true
+		}
+	}
+	if start >= 3 && buf[start-3] == '%' && isHex(buf[start-2]) && isHex(buf[start-1]) {
+		return true
+	}
+	if start >= 4 && buf[start-4] == '\\' && buf[start-3] == 'x' && isHex(buf[start-2]) && isHex(buf[start-1]) {
+		return true
+	}
+	if start >= 6 && buf[start-6] == '\\' && buf[start-5] == 'u' &&
+		isHex(buf[start-4]) && isHex(buf[start-3]) && isHex(buf[start-2]) && isHex(buf[start-1]) {
+		return true
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
 }
 
 // isWordByte reports whether c may not stand next to a key: letters, digits
