@@ -318,7 +318,7 @@ func (r *run) scanItem(ctx context.Context, it Item, depth int) {
 			return
 		}
 		r.bytes.Add(int64(len(it.Data)))
-		r.scanWindow(it, it.Data, 0, 0, len(it.Data), lineState{lastNL: -1}, true)
+		r.scanWindow(it, it.Data, 0, 0, len(it.Data), newLineState(it.Data), true)
 		return
 	}
 	if it.Open == nil {
@@ -379,14 +379,6 @@ const (
 	expandFailed
 )
 
-// lineState carries line counting across the chunks of one item: the
-// number of newlines before the first owned byte of the current window, and
-// the absolute offset of the last of them (-1 if none).
-type lineState struct {
-	lines  int
-	lastNL int64
-}
-
 // scanStream reads rc in chunks that overlap by Reach+lineContext bytes.
 // Each window "owns" the key starts in [ownStart, ownEnd): the first window
 // owns from 0, later ones from lineContext (the bytes before are context);
@@ -399,7 +391,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 	buf := *bp
 	carry := 0
 	var base int64 // absolute offset of buf[0]
-	ls := lineState{lastNL: -1}
+	var ls lineState
 	first := true
 	for {
 		if err := ctx.Err(); err != nil {
@@ -418,6 +410,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 		}
 		if first {
 			first = false
+			ls = newLineState(buf[:total])
 			if r.wantsExpansion(it, buf[:total], depth) {
 				// The expander reads the container from its first byte:
 				// what was read so far, then the rest of the stream. Its
@@ -467,24 +460,13 @@ func (r *run) scanWindow(it Item, window []byte, base int64, ownStart, ownEnd in
 	if final {
 		return ls
 	}
-	owned := window[ownStart:ownEnd]
-	ls.lines += bytes.Count(owned, []byte{'\n'})
-	if i := bytes.LastIndexByte(owned, '\n'); i >= 0 {
-		ls.lastNL = base + int64(ownStart+i)
-	}
-	return ls
+	return ls.advance(window[ownStart:ownEnd], base+int64(ownStart))
 }
 
 // record turns a hit into a finding. Line and column are computed here,
 // only for the rare windows that hold a key.
 func (r *run) record(it Item, window []byte, base int64, ownStart int, ls lineState, h Hit) {
-	line := ls.lines + bytes.Count(window[ownStart:h.Start], []byte{'\n'}) + 1
-	var col int
-	if i := bytes.LastIndexByte(window[:h.Start], '\n'); i >= 0 {
-		col = h.Start - i
-	} else {
-		col = int(base + int64(h.Start) - ls.lastNL)
-	}
+	line, col := ls.position(window, base, ownStart, h.Start)
 	key := string(h.Key)
 	f := it.Template
 	f.Rule = h.Rule

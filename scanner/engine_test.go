@@ -14,6 +14,7 @@ import (
 	"github.com/xaiscan/xaiscan/rules"
 	"github.com/xaiscan/xaiscan/rules/rulestest"
 	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/decode"
 )
 
 // itemsSource sends fixed items; it is the smallest real Source.
@@ -284,5 +285,70 @@ func TestCancellationAbandonsStuckReads(t *testing.T) {
 	}
 	if !res.Interrupted || !res.Coverage.Partial() {
 		t.Fatalf("want an interrupted, partial result; got %+v", res)
+	}
+}
+
+// utf16 encodes s with a byte-order mark.
+func utf16(s string, bigEndian bool) []byte {
+	out := []byte{0xFF, 0xFE}
+	if bigEndian {
+		out = []byte{0xFE, 0xFF}
+	}
+	for _, r := range s {
+		hi, lo := byte(r>>8), byte(r)
+		if bigEndian {
+			out = append(out, hi, lo)
+		} else {
+			out = append(out, lo, hi)
+		}
+	}
+	return out
+}
+
+// In a UTF-16 file (with BOM) lines are UTF-16 newlines and columns count
+// code units: characters whose code holds a 0x0A byte (U+4E0A, U+010A) are
+// not newlines.
+func TestUTF16LinesAndColumns(t *testing.T) {
+	key := rulestest.APIKey()
+	text := "\u4e0a\u4e0a\r\n\u010a x\n  key=" + key + "\n"
+	for _, be := range []bool{false, true} {
+		data := utf16(text, be)
+		eng := scanner.New(scanner.Options{Detectors: []scanner.Detector{decode.UTF16{}}, ChunkSize: 4096})
+		res, err := eng.Run(context.Background(), itemsSource{
+			{Path: "mem", Source: scanner.SourceFile, Data: data},
+			streamed("stream", data),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Findings) != 2 {
+			t.Fatalf("big-endian %v: %d findings, want 2", be, len(res.Findings))
+		}
+		for _, f := range res.Findings {
+			if f.Line != 3 || f.Column != 7 || f.Key != key {
+				t.Errorf("big-endian %v, %s: at %d:%d, want 3:7", be, f.Path, f.Line, f.Column)
+			}
+		}
+	}
+}
+
+// Line counting across windows agrees with a whole-buffer count for UTF-16
+// too (keys placed past several chunk boundaries).
+func TestUTF16LinesAcrossWindows(t *testing.T) {
+	key := rulestest.APIKey()
+	var sb strings.Builder
+	for i := 0; sb.Len() < 20000; i++ {
+		fmt.Fprintf(&sb, "\u4e0a line %d\n", i)
+	}
+	lines := strings.Count(sb.String(), "\n")
+	sb.WriteString("k=" + key + "\n")
+	data := utf16(sb.String(), false)
+	eng := scanner.New(scanner.Options{Detectors: []scanner.Detector{decode.UTF16{}}, ChunkSize: 4096})
+	res, err := eng.Run(context.Background(), itemsSource{streamed("s", data)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Line != lines+1 || res.Findings[0].Column != 3 {
+		t.Fatalf("findings %+v, want line %d column 3", res.Findings, lines+1)
 	}
 }
