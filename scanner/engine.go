@@ -314,8 +314,15 @@ func (r *run) scanItem(ctx context.Context, it Item, depth int) {
 		r.blobs.Add(1)
 	}
 	if it.Data != nil {
-		if r.wantsExpansion(it, it.Data, depth) && r.expand(ctx, it, bytes.NewReader(it.Data), depth) {
-			return
+		if r.wantsExpansion(it, it.Data, depth) {
+			err := r.expand(ctx, it, bytes.NewReader(it.Data), depth)
+			if err == nil {
+				return
+			}
+			// Could not unpack it: scan the raw bytes instead, so a key
+			// stored uncompressed (tar members, stored zip entries) is
+			// still found.
+			r.containerFailed(it, err, true)
 		}
 		r.bytes.Add(int64(len(it.Data)))
 		r.scanWindow(it, it.Data, 0, 0, len(it.Data), newLineState(it.Data), true)
@@ -331,16 +338,23 @@ func (r *run) scanItem(ctx context.Context, it Item, depth int) {
 		return
 	}
 	defer rc.Close()
-	expanded, err := r.scanStream(ctx, it, rc, depth)
-	if expanded == expandFailed && !it.Once && ctx.Err() == nil {
-		// The container could not be opened (corrupt, truncated, not
-		// really an archive): scan its raw bytes instead, so a key stored
-		// uncompressed (tar members, stored zip entries) is still found.
-		rc.Close()
-		if rc2, err2 := it.Open(); err2 == nil {
-			defer rc2.Close()
-			_, err = r.scanStream(ctx, it, rc2, noExpand)
+	expandErr, err := r.scanStream(ctx, it, rc, depth)
+	if expandErr != nil && ctx.Err() == nil {
+		// The container could not be unpacked (corrupt, truncated, not
+		// really an archive): scan its raw bytes instead if the item can
+		// be read again, so a key stored uncompressed is still found.
+		rescan := !it.Once
+		if rescan {
+			rc.Close()
+			rc2, err2 := it.Open()
+			if err2 != nil {
+				rescan = false
+			} else {
+				defer rc2.Close()
+				_, err = r.scanStream(ctx, it, rc2, noExpand)
+			}
 		}
+		r.containerFailed(it, expandErr, rescan)
 	}
 	if err != nil {
 		reason := cleanReason(err)
@@ -356,28 +370,30 @@ func (r *run) wantsExpansion(it Item, head []byte, depth int) bool {
 }
 
 // expand hands a container to the expander; its members are scanned on
-// this same worker, one level deeper. It reports false when the container
-// could not be read through, after recording why.
-func (r *run) expand(ctx context.Context, it Item, rd io.Reader, depth int) bool {
+// this same worker, one level deeper. It returns why the container could
+// not be read through, or nil.
+func (r *run) expand(ctx context.Context, it Item, rd io.Reader, depth int) error {
 	err := r.e.opts.Expander.Expand(ctx, it, rd, func(child Item) {
 		r.scanItem(ctx, child, depth+1)
 	})
-	if err != nil && ctx.Err() == nil {
-		r.Skip(Skipped{Path: displayPath(it), Reason: cleanReason(err) + " (its raw bytes were scanned instead)", Error: true})
-		return false
+	if ctx.Err() != nil {
+		return nil
 	}
-	return true
+	return err
+}
+
+// containerFailed records a container that could not be unpacked, saying
+// whether its raw bytes were scanned instead.
+func (r *run) containerFailed(it Item, err error, rawScanned bool) {
+	reason := cleanReason(err)
+	if rawScanned {
+		reason += " (its raw bytes were scanned instead)"
+	}
+	r.Skip(Skipped{Path: displayPath(it), Reason: reason, Error: true})
 }
 
 // noExpand is a depth at which containers are scanned as raw bytes.
 const noExpand = maxNesting
-
-// Outcomes of offering a streamed item to the expander.
-const (
-	notContainer = iota
-	expandedOK
-	expandFailed
-)
 
 // scanStream reads rc in chunks that overlap by Reach+lineContext bytes.
 // Each window "owns" the key starts in [ownStart, ownEnd): the first window
@@ -385,7 +401,7 @@ const (
 // every window but the last leaves its final Reach bytes to the next. So
 // each start position is examined by exactly one window, always with the
 // whole key and both of its boundaries in view.
-func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) (expanded int, err error) {
+func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) (expandErr, err error) {
 	bp := r.bufs.Get().(*[]byte)
 	defer r.bufs.Put(bp)
 	buf := *bp
@@ -395,7 +411,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 	first := true
 	for {
 		if err := ctx.Err(); err != nil {
-			return notContainer, err
+			return nil, err
 		}
 		n, err := fill(rc, buf[carry:])
 		total := carry + n
@@ -406,7 +422,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 		case err == io.EOF:
 			final = true
 		default:
-			return notContainer, fmt.Errorf("read error at byte %d: %w", base+int64(total), err)
+			return nil, fmt.Errorf("read error at byte %d: %w", base+int64(total), err)
 		}
 		if first {
 			first = false
@@ -416,10 +432,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 				// what was read so far, then the rest of the stream. Its
 				// members' bytes are counted as they are scanned.
 				r.bytes.Add(-int64(n))
-				if r.expand(ctx, it, io.MultiReader(bytes.NewReader(buf[:total]), rc), depth) {
-					return expandedOK, nil
-				}
-				return expandFailed, nil
+				return r.expand(ctx, it, io.MultiReader(bytes.NewReader(buf[:total]), rc), depth), nil
 			}
 		}
 		ownStart := 0
@@ -432,7 +445,7 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 		}
 		ls = r.scanWindow(it, buf[:total], base, ownStart, ownEnd, ls, final)
 		if final {
-			return notContainer, nil
+			return nil, nil
 		}
 		// Keep the context and the unowned tail for the next window.
 		keep := lineContext + Reach

@@ -259,6 +259,12 @@ func TestBrokenContainerScannedRaw(t *testing.T) {
 	if !res.Coverage.Partial() || len(res.Coverage.Skipped) != 3 {
 		t.Fatalf("want 3 error skips, got %+v", res.Coverage.Skipped)
 	}
+	for _, s := range res.Coverage.Skipped {
+		raw := strings.Contains(s.Reason, "raw bytes were scanned")
+		if raw != (s.Path != "stdin.tar") || !strings.Contains(s.Reason, "truncated archive") {
+			t.Errorf("%s: reason %q", s.Path, s.Reason)
+		}
+	}
 }
 
 // stuckReader blocks forever, ignoring cancellation, as a read from a pipe
