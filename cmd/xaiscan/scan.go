@@ -219,10 +219,17 @@ func (a *app) writeReport(sf *scanFlags, res scanner.Result) error {
 		return fmt.Errorf("writing %s report: %w", sf.format, err)
 	}
 	if f != nil || sf.format != "text" {
+		shown := 0
 		for _, s := range res.Coverage.Skipped {
-			if s.Error {
-				a.warnf("%s: %s", s.Path, s.Reason)
+			if !s.Error {
+				continue
 			}
+			if shown == maxErrorLines {
+				a.warnf("... and more paths that could not be read (see the report's coverage.skipped)")
+				break
+			}
+			a.warnf("%s: %s", s.Path, s.Reason)
+			shown++
 		}
 		if n := len(res.Findings); n > 0 && !sf.quiet && f != nil {
 			a.warnf("%d finding(s) written to %s", n, sf.output)
@@ -230,6 +237,10 @@ func (a *app) writeReport(sf *scanFlags, res scanner.Result) error {
 	}
 	return nil
 }
+
+// maxErrorLines bounds the unreadable paths echoed to stderr; the report
+// itself lists them all.
+const maxErrorLines = 20
 
 func (a *app) colorAllowed(sf *scanFlags) bool {
 	return !sf.noColor && a.getenv("NO_COLOR") == ""

@@ -280,6 +280,11 @@ func shortDate(d string) string {
 	return d
 }
 
+// maxListedErrors bounds how many unreadable paths the text report lists
+// one by one: a tree of fuzz corpora can hold hundreds of broken archives,
+// and a screenful says as much as all of them.
+const maxListedErrors = 50
+
 func (t *textWriter) summary(res scanner.Result) {
 	// Lines are collected first so the blank line that separates them from
 	// the findings is printed only when a summary follows (quiet output of
@@ -310,7 +315,11 @@ func (t *textWriter) summary(res scanner.Result) {
 	}
 	if len(errs) > 0 {
 		add("%s", t.p.errc.Sprintf("Could not read %s; the scan is partial:", plural(len(errs), "path", "paths")))
-		for _, s := range errs {
+		for i, s := range errs {
+			if i == maxListedErrors && len(errs) > maxListedErrors+1 {
+				add("    ... and %d more (the JSON and SARIF reports list them all)", len(errs)-i)
+				break
+			}
 			if s.Path == "" {
 				add("    %s", t.r.str(s.Reason))
 			} else {

@@ -177,3 +177,24 @@ func TestTextQuietWithFindings(t *testing.T) {
 		t.Errorf("quiet output = %q, want %q", out, want)
 	}
 }
+
+// Hundreds of unreadable paths are listed up to a screenful, then counted.
+func TestTextCapsUnreadableList(t *testing.T) {
+	var res scanner.Result
+	for i := 0; i < maxListedErrors+30; i++ {
+		res.Coverage.Skipped = append(res.Coverage.Skipped,
+			scanner.Skipped{Path: "broken" + strings.Repeat("x", i%3) + ".zip", Reason: "truncated", Error: true})
+	}
+	out := render(t, "text", res, Options{})
+	if n := strings.Count(out, ": truncated"); n != maxListedErrors {
+		t.Errorf("listed %d paths, want %d", n, maxListedErrors)
+	}
+	if !strings.Contains(out, "... and 30 more") {
+		t.Errorf("no count of the rest:\n%s", out)
+	}
+	// Just over the cap: every path is listed (a "1 more" line would be silly).
+	res.Coverage.Skipped = res.Coverage.Skipped[:maxListedErrors+1]
+	if out := render(t, "text", res, Options{}); strings.Count(out, ": truncated") != maxListedErrors+1 {
+		t.Errorf("a list one over the cap was cut")
+	}
+}
