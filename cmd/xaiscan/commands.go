@@ -23,39 +23,22 @@ to 'xaiscan git'. Paths named on the command line are always read.`,
 
 // runDir is `xaiscan dir PATH...`.
 func (a *app) runDir(ctx context.Context, args []string) int {
-	fs := a.newFlagSet("dir")
-	var sf scanFlags
-	sf.register(fs, kindDir)
-	if helped, err := a.parse(fs, "dir", args); helped || err != nil {
-		return a.failOr(err)
+	sf, roots, code, done := a.parseScan("dir", kindDir, args, 1, -1, "name at least one file or directory", nil)
+	if done {
+		return code
 	}
-	if fs.NArg() == 0 {
-		return a.fail(usagef("dir: name at least one file or directory"))
-	}
-	if err := sf.validate(fs); err != nil {
-		return a.fail(err)
-	}
-	roots := fs.Args()
 	src := files.New(roots, files.Options{FollowSymlinks: sf.followSymlinks})
-	return a.execute(ctx, &sf, plan{root: configRoot(roots), sources: []scanner.Source{src}, progressNoun: "files"})
+	return a.execute(ctx, sf, plan{root: configRoot(roots), sources: []scanner.Source{src}, progressNoun: "files"})
 }
 
 // runStdin is `xaiscan stdin`.
 func (a *app) runStdin(ctx context.Context, args []string) int {
-	fs := a.newFlagSet("stdin")
-	var sf scanFlags
-	sf.register(fs, kindStdin)
-	if helped, err := a.parse(fs, "stdin", args); helped || err != nil {
-		return a.failOr(err)
-	}
-	if fs.NArg() != 0 {
-		return a.fail(usagef("stdin: takes no arguments (did you mean 'xaiscan dir %s'?)", fs.Arg(0)))
-	}
-	if err := sf.validate(fs); err != nil {
-		return a.fail(err)
+	sf, _, code, done := a.parseScan("stdin", kindStdin, args, 0, 0, "takes no arguments (to scan files, use 'xaiscan dir')", nil)
+	if done {
+		return code
 	}
 	src := &scanner.ReaderSource{Name: sf.stdinName, Reader: a.stdin}
-	return a.execute(ctx, &sf, plan{root: ".", sources: []scanner.Source{src}})
+	return a.execute(ctx, sf, plan{root: ".", sources: []scanner.Source{src}})
 }
 
 // configRoot is where .xaiscan.toml and .xaiscanignore are looked up: the

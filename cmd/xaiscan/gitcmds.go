@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/spf13/pflag"
+
 	"github.com/xaiscan/xaiscan/scanner"
 	"github.com/xaiscan/xaiscan/scanner/files"
 	"github.com/xaiscan/xaiscan/scanner/githook"
@@ -35,22 +37,11 @@ nothing.`
 // runAudit is the bare `xaiscan [PATH]`: a repository's history plus the
 // working-tree files git would commit; any other path's files.
 func (a *app) runAudit(ctx context.Context, args []string) int {
-	fs := a.newFlagSet("audit")
-	var sf scanFlags
-	sf.register(fs, kindAudit)
-	if helped, err := a.parse(fs, "audit", args); helped || err != nil {
-		return a.failOr(err)
+	sf, pos, code, done := a.parseScan("audit", kindAudit, args, 0, 1, "takes one PATH (use 'xaiscan dir' for several)", nil)
+	if done {
+		return code
 	}
-	if fs.NArg() > 1 {
-		return a.fail(usagef("audit takes one PATH (use 'xaiscan dir' for several)"))
-	}
-	if err := sf.validate(fs); err != nil {
-		return a.fail(err)
-	}
-	path := "."
-	if fs.NArg() == 1 {
-		path = fs.Arg(0)
-	}
+	path := firstOr(pos, ".")
 	if _, err := os.Stat(path); err != nil {
 		return a.fail(fmt.Errorf("audit: %w", err))
 	}
@@ -59,9 +50,9 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 			return a.fail(usagef("--range and --branch need a git repository; %s is not one", path))
 		}
 		src := files.New([]string{path}, files.Options{FollowSymlinks: sf.followSymlinks})
-		return a.execute(ctx, &sf, plan{root: configRoot([]string{path}), sources: []scanner.Source{src}, progressNoun: "files"})
+		return a.execute(ctx, sf, plan{root: configRoot([]string{path}), sources: []scanner.Source{src}, progressNoun: "files"})
 	}
-	history, err := a.historySource(path, &sf)
+	history, err := a.historySource(path, sf)
 	if err != nil {
 		return a.fail(err)
 	}
@@ -83,28 +74,17 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 		}))
 		root = wt
 	}
-	return a.execute(ctx, &sf, plan{root: root, sources: sources, progressNoun: "objects"})
+	return a.execute(ctx, sf, plan{root: root, sources: sources, progressNoun: "objects"})
 }
 
 // runGit is `xaiscan git [REPO]`: history only.
 func (a *app) runGit(ctx context.Context, args []string) int {
-	fs := a.newFlagSet("git")
-	var sf scanFlags
-	sf.register(fs, kindGit)
-	if helped, err := a.parse(fs, "git", args); helped || err != nil {
-		return a.failOr(err)
+	sf, pos, code, done := a.parseScan("git", kindGit, args, 0, 1, "takes one REPO", nil)
+	if done {
+		return code
 	}
-	if fs.NArg() > 1 {
-		return a.fail(usagef("git takes one REPO"))
-	}
-	if err := sf.validate(fs); err != nil {
-		return a.fail(err)
-	}
-	repo := "."
-	if fs.NArg() == 1 {
-		repo = fs.Arg(0)
-	}
-	src, err := a.historySource(repo, &sf)
+	repo := firstOr(pos, ".")
+	src, err := a.historySource(repo, sf)
 	if err != nil {
 		return a.fail(err)
 	}
@@ -112,7 +92,7 @@ func (a *app) runGit(ctx context.Context, args []string) int {
 	if wt := workTreeOf(repo); wt != "" {
 		root = wt
 	}
-	return a.execute(ctx, &sf, plan{root: root, sources: []scanner.Source{src}, progressNoun: "objects"})
+	return a.execute(ctx, sf, plan{root: root, sources: []scanner.Source{src}, progressNoun: "objects"})
 }
 
 // historySource opens the history scan with --range or --branch.
@@ -133,22 +113,11 @@ func (a *app) historySource(repo string, sf *scanFlags) (*gitsource.Source, erro
 
 // runStaged is `xaiscan staged [REPO]`.
 func (a *app) runStaged(ctx context.Context, args []string) int {
-	fs := a.newFlagSet("staged")
-	var sf scanFlags
-	sf.register(fs, kindStaged)
-	if helped, err := a.parse(fs, "staged", args); helped || err != nil {
-		return a.failOr(err)
+	sf, pos, code, done := a.parseScan("staged", kindStaged, args, 0, 1, "takes one REPO", nil)
+	if done {
+		return code
 	}
-	if fs.NArg() > 1 {
-		return a.fail(usagef("staged takes one REPO"))
-	}
-	if err := sf.validate(fs); err != nil {
-		return a.fail(err)
-	}
-	repo := "."
-	if fs.NArg() == 1 {
-		repo = fs.Arg(0)
-	}
+	repo := firstOr(pos, ".")
 	src, err := staged.New(repo)
 	if err != nil {
 		return a.fail(err)
@@ -156,24 +125,20 @@ func (a *app) runStaged(ctx context.Context, args []string) int {
 	// Keys already committed are recognised with the same detectors the
 	// scan uses, so an encoded key already in HEAD is not "new" either.
 	src.Detectors = sf.engineOptions().Detectors
-	return a.execute(ctx, &sf, plan{root: src.Root(), sources: []scanner.Source{src}, progressNoun: "files"})
+	return a.execute(ctx, sf, plan{root: src.Root(), sources: []scanner.Source{src}, progressNoun: "files"})
 }
 
 // runPrePush is `xaiscan pre-push [REMOTE [URL]]`, run by git's pre-push
 // hook with the push described on stdin.
 func (a *app) runPrePush(ctx context.Context, args []string) int {
-	fs := a.newFlagSet("pre-push")
-	var sf scanFlags
-	sf.register(fs, kindPrePush)
 	var repo string
-	fs.StringVar(&repo, "repo", ".", "the repository being pushed from")
-	if helped, err := a.parse(fs, "pre-push", args); helped || err != nil {
-		return a.failOr(err)
+	sf, pos, code, done := a.parseScan("pre-push", kindPrePush, args, 0, 2, "takes at most REMOTE and URL", func(fs *pflag.FlagSet) {
+		fs.StringVar(&repo, "repo", ".", "the repository being pushed from")
+	})
+	if done {
+		return code
 	}
-	if err := sf.validate(fs); err != nil {
-		return a.fail(err)
-	}
-	updates, remote, err := githook.ReadPush(a.stdin, fs.Args(), a.getenv)
+	updates, remote, err := githook.ReadPush(a.stdin, pos, a.getenv)
 	if err != nil {
 		return a.fail(fmt.Errorf("pre-push: %w", err))
 	}
@@ -184,7 +149,7 @@ func (a *app) runPrePush(ctx context.Context, args []string) int {
 	if len(include) == 0 {
 		// Only deletions, or refs the remote already has: nothing new is
 		// published. Still write a (clean) report for scripts.
-		return a.finish(ctx, &sf, &actor{flags: &sf.act}, scanner.Result{Coverage: scanner.Coverage{Skipped: []scanner.Skipped{}}})
+		return a.finish(ctx, sf, &actor{flags: &sf.act}, scanner.Result{Coverage: scanner.Coverage{Skipped: []scanner.Skipped{}}})
 	}
 	src, err := gitsource.New(repo, gitsource.Options{Include: include, Exclude: exclude})
 	if err != nil {
@@ -194,7 +159,7 @@ func (a *app) runPrePush(ctx context.Context, args []string) int {
 	if wt := workTreeOf(repo); wt != "" {
 		root = wt
 	}
-	return a.execute(ctx, &sf, plan{root: root, sources: []scanner.Source{src}, progressNoun: "objects"})
+	return a.execute(ctx, sf, plan{root: root, sources: []scanner.Source{src}, progressNoun: "objects"})
 }
 
 // runInstallHook is `xaiscan install-hook [--pre-push] [REPO]`.

@@ -78,6 +78,39 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 	sf.act.register(fs, false)
 }
 
+// parseScan parses the flags and arguments of a scanning command of kind
+// k and validates them. It accepts between min and max positional
+// arguments (max < 0: any number); wrongArgs explains the rule in the
+// usage error. extra, if set, registers command-specific flags. With
+// done set the command must return code (help was shown, or the
+// invocation was wrong).
+func (a *app) parseScan(name string, k kind, args []string, min, max int, wrongArgs string, extra func(*pflag.FlagSet)) (sf *scanFlags, pos []string, code int, done bool) {
+	fs := a.newFlagSet(name)
+	sf = &scanFlags{}
+	sf.register(fs, k)
+	if extra != nil {
+		extra(fs)
+	}
+	if helped, err := a.parse(fs, name, args); helped || err != nil {
+		return nil, nil, a.failOr(err), true
+	}
+	if n := fs.NArg(); n < min || (max >= 0 && n > max) {
+		return nil, nil, a.fail(usagef("%s: %s", name, wrongArgs)), true
+	}
+	if err := sf.validate(fs); err != nil {
+		return nil, nil, a.fail(err), true
+	}
+	return sf, fs.Args(), 0, false
+}
+
+// firstOr returns the first positional argument, or def.
+func firstOr(pos []string, def string) string {
+	if len(pos) > 0 {
+		return pos[0]
+	}
+	return def
+}
+
 // validate checks flag values before any work starts.
 func (sf *scanFlags) validate(fs *pflag.FlagSet) error {
 	if !slices.Contains(report.Formats, sf.format) {
