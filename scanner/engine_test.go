@@ -17,18 +17,6 @@ import (
 	"github.com/xaiscan/xaiscan/scanner/decode"
 )
 
-// itemsSource sends fixed items; it is the smallest real Source.
-type itemsSource []scanner.Item
-
-func (s itemsSource) Items(ctx context.Context, feed scanner.Feed) error {
-	for _, it := range s {
-		if err := feed.Send(ctx, it); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func streamed(path string, data []byte) scanner.Item {
 	return scanner.Item{Path: path, Source: scanner.SourceFile, Counts: scanner.CountFile,
 		Open: func() (io.ReadCloser, error) {
@@ -67,7 +55,7 @@ func TestChunkBoundaries(t *testing.T) {
 			off := b*step + delta
 			copy(data[off:], " "+key+" ")
 			off++ // the key starts after the space
-			res, err := eng.Run(context.Background(), itemsSource{streamed("f", data)})
+			res, err := eng.Run(context.Background(), scanner.ItemList{streamed("f", data)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +85,7 @@ func TestNoFalseKeyAtBoundary(t *testing.T) {
 	for off := chunk - scanner.Reach - 100; off < chunk-scanner.Reach+10; off++ {
 		d := append([]byte(nil), data...)
 		copy(d[off:], " "+long+" ")
-		res, err := eng.Run(context.Background(), itemsSource{streamed("f", d)})
+		res, err := eng.Run(context.Background(), scanner.ItemList{streamed("f", d)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,7 +99,7 @@ func TestDataAndStreamAgree(t *testing.T) {
 	text, keys := rulestest.Fill("a\n  KEY={{KEY}}\nb={{MGMT}}\n\n\tc: {{KEY}}  # again\n")
 	data := []byte(text)
 	eng := scanner.New(scanner.Options{})
-	res, err := eng.Run(context.Background(), itemsSource{
+	res, err := eng.Run(context.Background(), scanner.ItemList{
 		{Path: "mem", Source: scanner.SourceFile, Data: data, Counts: scanner.CountFile},
 		streamed("stream", data),
 	})
@@ -139,7 +127,7 @@ func TestDataAndStreamAgree(t *testing.T) {
 func TestAllowMarkerSuppressesInEngine(t *testing.T) {
 	text, _ := rulestest.Fill("k={{KEY}} # xaiscan:allow\nk2={{KEY2}}\n")
 	res, err := scanner.New(scanner.Options{}).Run(context.Background(),
-		itemsSource{{Path: "x", Data: []byte(text), Source: scanner.SourceFile}})
+		scanner.ItemList{{Path: "x", Data: []byte(text), Source: scanner.SourceFile}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +138,7 @@ func TestAllowMarkerSuppressesInEngine(t *testing.T) {
 
 func TestOpenAndReadErrorsAreSkipped(t *testing.T) {
 	boom := errors.New("disk on fire")
-	res, err := scanner.New(scanner.Options{}).Run(context.Background(), itemsSource{
+	res, err := scanner.New(scanner.Options{}).Run(context.Background(), scanner.ItemList{
 		{Path: "cannot-open", Source: scanner.SourceFile, Open: func() (io.ReadCloser, error) { return nil, boom }},
 		{Path: "cannot-read", Source: scanner.SourceFile, Open: func() (io.ReadCloser, error) {
 			return io.NopCloser(iotest.ErrReader(boom)), nil
@@ -202,7 +190,7 @@ func TestCancellationStopsPromptly(t *testing.T) {
 
 func TestFindingsAreSorted(t *testing.T) {
 	k := rulestest.APIKey()
-	var items itemsSource
+	var items scanner.ItemList
 	for _, p := range []string{"z", "a/b", "a", "m"} {
 		items = append(items, scanner.Item{Path: p, Source: scanner.SourceFile, Data: []byte("\n\n" + k + "\n" + k)})
 	}
@@ -240,7 +228,7 @@ func TestBrokenContainerScannedRaw(t *testing.T) {
 	stream := streamed("a.tar", []byte(text))
 	once := streamed("stdin.tar", []byte(text))
 	once.Once = true
-	res, err := eng.Run(context.Background(), itemsSource{
+	res, err := eng.Run(context.Background(), scanner.ItemList{
 		{Path: "mem.tar", Source: scanner.SourceFile, Data: []byte(text)}, stream, once,
 	})
 	if err != nil {
@@ -284,7 +272,7 @@ func TestCancellationAbandonsStuckReads(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
 	eng := scanner.New(scanner.Options{CancelGrace: 50 * time.Millisecond})
-	res, err := eng.Run(ctx, itemsSource{{Path: "pipe", Source: scanner.SourceStdin,
+	res, err := eng.Run(ctx, scanner.ItemList{{Path: "pipe", Source: scanner.SourceStdin,
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(stuckReader{release}), nil }}})
 	if err != nil {
 		t.Fatal(err)
@@ -320,7 +308,7 @@ func TestUTF16LinesAndColumns(t *testing.T) {
 	for _, be := range []bool{false, true} {
 		data := utf16(text, be)
 		eng := scanner.New(scanner.Options{Detectors: []scanner.Detector{decode.UTF16{}}, ChunkSize: 4096})
-		res, err := eng.Run(context.Background(), itemsSource{
+		res, err := eng.Run(context.Background(), scanner.ItemList{
 			{Path: "mem", Source: scanner.SourceFile, Data: data},
 			streamed("stream", data),
 		})
@@ -350,7 +338,7 @@ func TestUTF16LinesAcrossWindows(t *testing.T) {
 	sb.WriteString("k=" + key + "\n")
 	data := utf16(sb.String(), false)
 	eng := scanner.New(scanner.Options{Detectors: []scanner.Detector{decode.UTF16{}}, ChunkSize: 4096})
-	res, err := eng.Run(context.Background(), itemsSource{streamed("s", data)})
+	res, err := eng.Run(context.Background(), scanner.ItemList{streamed("s", data)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,3 +229,16 @@ func Merge(results ...Result) Result {
 	sortSkipped(out.Coverage.Skipped)
 	return out
 }
+
+// ItemList is a Source that sends a fixed list of items, in order.
+type ItemList []Item
+
+// Items implements Source.
+func (l ItemList) Items(ctx context.Context, feed Feed) error {
+	for _, it := range l {
+		if err := feed.Send(ctx, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}

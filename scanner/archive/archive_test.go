@@ -21,17 +21,6 @@ import (
 	"github.com/xaiscan/xaiscan/scanner/decode"
 )
 
-type itemsSource []scanner.Item
-
-func (s itemsSource) Items(ctx context.Context, feed scanner.Feed) error {
-	for _, it := range s {
-		if err := feed.Send(ctx, it); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func dataItem(path string, b []byte) scanner.Item {
 	return scanner.Item{Path: path, Source: scanner.SourceFile, Data: b, Size: int64(len(b)), Counts: scanner.CountFile}
 }
@@ -48,7 +37,7 @@ func scan(t testing.TB, opts Options, items ...scanner.Item) scanner.Result {
 	t.Helper()
 	dets := append([]scanner.Detector{scanner.Plain{}}, decode.Detectors()...)
 	res, err := scanner.New(scanner.Options{Detectors: dets, Expander: New(opts), ChunkSize: 4096, Workers: 2}).
-		Run(context.Background(), itemsSource(items))
+		Run(context.Background(), scanner.ItemList(items))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ func BenchmarkDetectAll(b *testing.B)    { benchDetectors(b, scanner.Plain{}, En
 func benchEngine(b *testing.B, dets []scanner.Detector) {
 	c := loadCorpus(b)
 	eng := scanner.New(scanner.Options{Detectors: dets, Workers: 1})
-	src := itemsSource{{Path: "corpus", Source: scanner.SourceFile, Size: int64(len(c)),
+	src := scanner.ItemList{{Path: "corpus", Source: scanner.SourceFile, Size: int64(len(c)),
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(c)), nil }}}
 	b.SetBytes(int64(len(c)))
 	b.ResetTimer()
@@ -128,7 +128,7 @@ func BenchmarkHotUTF16(b *testing.B)  { benchHot(b, UTF16{}) }
 func benchFiles(b *testing.B, dets []scanner.Detector) {
 	c := loadCorpus(b)
 	files := corpusFiles()
-	items := make(itemsSource, len(files))
+	items := make(scanner.ItemList, len(files))
 	for i, p := range files {
 		items[i] = scanner.Item{Path: p, Source: scanner.SourceFile, Size: -1, Counts: scanner.CountFile,
 			Open: func() (io.ReadCloser, error) { return os.Open(p) }}

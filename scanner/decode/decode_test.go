@@ -15,18 +15,6 @@ import (
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
-// itemsSource sends a fixed list of items.
-type itemsSource []scanner.Item
-
-func (s itemsSource) Items(ctx context.Context, feed scanner.Feed) error {
-	for _, it := range s {
-		if err := feed.Send(ctx, it); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // dataItem and openItem hold the same content as an in-memory item and as
 // a streamed one (read in chunks by the engine).
 func dataItem(path string, b []byte) scanner.Item {
@@ -44,7 +32,7 @@ func scan(t testing.TB, items ...scanner.Item) scanner.Result {
 	t.Helper()
 	dets := append([]scanner.Detector{scanner.Plain{}}, Detectors()...)
 	res, err := scanner.New(scanner.Options{Detectors: dets, ChunkSize: 4096, Workers: 2}).
-		Run(context.Background(), itemsSource(items))
+		Run(context.Background(), scanner.ItemList(items))
 	if err != nil {
 		t.Fatal(err)
 	}
