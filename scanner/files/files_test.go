@@ -12,17 +12,12 @@ import (
 	"github.com/xaiscan/xaiscan/rules/rulestest"
 	"github.com/xaiscan/xaiscan/scanner"
 	"github.com/xaiscan/xaiscan/scanner/files"
+	"github.com/xaiscan/xaiscan/scanner/gittest"
 )
 
 func write(t *testing.T, root, rel, content string) {
 	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	gittest.WriteFile(t, root, rel, content)
 }
 
 func scan(t *testing.T, roots []string, o files.Options) scanner.Result {

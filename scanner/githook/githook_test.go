@@ -2,23 +2,16 @@ package githook
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/xaiscan/xaiscan/scanner/gittest"
 )
 
 func TestMain(m *testing.M) {
-	for _, k := range []string{"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR"} {
-		os.Unsetenv(k)
-	}
-	os.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
-	os.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	os.Setenv("GIT_AUTHOR_NAME", "t")
-	os.Setenv("GIT_AUTHOR_EMAIL", "t@e")
-	os.Setenv("GIT_COMMITTER_NAME", "t")
-	os.Setenv("GIT_COMMITTER_EMAIL", "t@e")
+	gittest.Isolate()
 	os.Exit(m.Run())
 }
 
@@ -32,12 +25,7 @@ func git(t *testing.T, dir string, args ...string) string {
 }
 
 func gitErr(dir string, env []string, args ...string) (string, error) {
-	full := append([]string{"-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return gittest.Run(dir, env, "", args...)
 }
 
 func newRepo(t *testing.T) string {

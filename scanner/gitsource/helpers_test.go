@@ -11,6 +11,7 @@ import (
 
 	"github.com/xaiscan/xaiscan/rules"
 	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/gittest"
 )
 
 // testRepo builds real repositories with the git binary. Dates advance a
@@ -48,17 +49,7 @@ func (r *testRepo) env() []string {
 // gitIn runs git in dir and returns its trimmed output.
 func (r *testRepo) gitIn(dir string, args ...string) string {
 	r.t.Helper()
-	full := append([]string{"-c", "user.name=Ada", "-c", "user.email=ada@example.com",
-		"-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false", "-c", "init.defaultBranch=main",
-		"-c", "gc.auto=0", "-c", "maintenance.auto=false"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	cmd.Env = r.env()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
+	return gittest.Must(r.t, dir, r.env(), append([]string{"-c", "user.name=Ada", "-c", "user.email=ada@example.com"}, args...)...)
 }
 
 func (r *testRepo) git(args ...string) string {
@@ -68,13 +59,7 @@ func (r *testRepo) git(args ...string) string {
 
 func (r *testRepo) write(path, content string) {
 	r.t.Helper()
-	p := filepath.Join(r.dir, filepath.FromSlash(path))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
+	gittest.WriteFile(r.t, r.dir, path, content)
 }
 
 // commit stages everything and commits; it returns the new commit's hash.

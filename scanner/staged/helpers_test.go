@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/gittest"
 )
 
 // helperEnv makes the test binary act as a minimal "xaiscan staged" when a
@@ -22,15 +21,7 @@ func TestMain(m *testing.M) {
 	}
 	// Tests must not depend on the user's git configuration, nor on the
 	// environment of a hook the tests might themselves run under.
-	for _, k := range []string{"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"} {
-		os.Unsetenv(k)
-	}
-	os.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
-	os.Setenv("GIT_CONFIG_NOSYSTEM", "1")
-	os.Setenv("GIT_AUTHOR_NAME", "t")
-	os.Setenv("GIT_AUTHOR_EMAIL", "t@e")
-	os.Setenv("GIT_COMMITTER_NAME", "t")
-	os.Setenv("GIT_COMMITTER_EMAIL", "t@e")
+	gittest.Isolate()
 	os.Exit(m.Run())
 }
 
@@ -68,17 +59,9 @@ func newRepo(t testing.TB) *repo {
 	return r
 }
 
-// run runs git in dir and returns its output and error.
+// gitIn runs git in dir and returns its output and error.
 func gitIn(dir string, stdin string, args ...string) (string, error) {
-	full := append([]string{"-c", "user.name=t", "-c", "user.email=t@e", "-c", "commit.gpgsign=false",
-		"-c", "init.defaultBranch=main", "-c", "core.autocrlf=false"}, args...)
-	cmd := exec.Command("git", full...)
-	cmd.Dir = dir
-	if stdin != "" {
-		cmd.Stdin = strings.NewReader(stdin)
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return gittest.Run(dir, nil, stdin, args...)
 }
 
 func (r *repo) git(args ...string) string {
@@ -92,13 +75,7 @@ func (r *repo) git(args ...string) string {
 
 func (r *repo) write(path, content string) {
 	r.t.Helper()
-	p := filepath.Join(r.dir, filepath.FromSlash(path))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		r.t.Fatal(err)
-	}
+	gittest.WriteFile(r.t, r.dir, path, content)
 }
 
 func (r *repo) commitAll(msg string) {
