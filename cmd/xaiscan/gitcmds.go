@@ -88,6 +88,12 @@ func (a *app) runGit(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
+	return a.executeHistory(ctx, sf, repo, src)
+}
+
+// executeHistory runs a history scan. Config files are looked up in the
+// work tree's root, or in the repository itself when it is bare.
+func (a *app) executeHistory(ctx context.Context, sf *scanFlags, repo string, src scanner.Source) int {
 	root := repo
 	if wt := workTreeOf(repo); wt != "" {
 		root = wt
@@ -155,11 +161,7 @@ func (a *app) runPrePush(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
-	root := repo
-	if wt := workTreeOf(repo); wt != "" {
-		root = wt
-	}
-	return a.execute(ctx, sf, plan{root: root, sources: []scanner.Source{src}, progressNoun: "objects"})
+	return a.executeHistory(ctx, sf, repo, src)
 }
 
 // runInstallHook is `xaiscan install-hook [--pre-push] [REPO]`.
