@@ -74,7 +74,7 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 		}))
 		root = wt
 	}
-	return a.execute(ctx, sf, plan{root: root, sources: sources, progressNoun: "objects"})
+	return a.execute(ctx, sf, plan{root: root, sources: sources, progressNoun: "objects", dedupeWorktree: true})
 }
 
 // runGit is `xaiscan git [REPO]`: history only.

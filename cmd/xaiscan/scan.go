@@ -148,6 +148,10 @@ type plan struct {
 	sources []scanner.Source
 	// progressNoun names the items in progress output ("files", "objects").
 	progressNoun string
+	// history and working tree together: a working-tree finding that the
+	// history already reports, unchanged and still at HEAD, is the same
+	// leak; report it once.
+	dedupeWorktree bool
 }
 
 // execute is the pipeline every scanning command shares: prepare the
@@ -185,6 +189,9 @@ func (a *app) execute(ctx context.Context, sf *scanFlags, p plan) int {
 		}
 	}
 	res := scanner.Merge(results...)
+	if p.dedupeWorktree {
+		res.Findings = dropShadowed(res.Findings)
+	}
 	res.Findings, res.Coverage = known.apply(res.Findings, res.Coverage)
 
 	return a.finish(ctx, sf, actor, res)
@@ -318,3 +325,30 @@ func displayRoot(root string) string {
 }
 
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
+
+// dropShadowed removes working-tree findings that repeat a history finding
+// of the same key at the same path and position that is still at HEAD:
+// the file is simply the checked-out commit.
+func dropShadowed(fs []scanner.Finding) []scanner.Finding {
+	type spot struct {
+		fp, path     string
+		line, column int
+	}
+	atHead := map[spot]bool{}
+	for _, f := range fs {
+		if f.Source == scanner.SourceGit && f.AtHead != nil && *f.AtHead {
+			atHead[spot{f.Fingerprint, f.Path, f.Line, f.Column}] = true
+		}
+	}
+	if len(atHead) == 0 {
+		return fs
+	}
+	kept := fs[:0:0]
+	for _, f := range fs {
+		if f.Source == scanner.SourceFile && atHead[spot{f.Fingerprint, f.Path, f.Line, f.Column}] {
+			continue
+		}
+		kept = append(kept, f)
+	}
+	return kept
+}
