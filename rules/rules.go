@@ -81,6 +81,58 @@ func Find(buf []byte, fn func(Match)) {
 	}
 }
 
+// FindBinary is Find for binary content (executables, object files,
+// databases). Compilers and linkers lay string constants end to end with no
+// separator — a Go binary holds "…spansxai-<80 chars>reflect.Value…" — so
+// the boundary rules that keep "taxai-…" in prose from matching would hide
+// every key compiled into such a binary. Here a key is "xai-" (or
+// "xai-token-") followed by at least 80 letters and digits, of which the
+// first 80 are the body; entropy and placeholder checks still apply.
+func FindBinary(buf []byte, fn func(Match)) {
+	prefix := []byte(Prefix)
+	i := 0
+	for {
+		j := bytes.Index(buf[i:], prefix)
+		if j < 0 {
+			return
+		}
+		start := i + j
+		i = start + len(Prefix)
+		m, ok := MatchAt(buf, start)
+		if !ok {
+			m, ok = matchLoose(buf, start)
+		}
+		if ok {
+			fn(m)
+			i = m.End
+		}
+	}
+}
+
+// matchLoose validates a key at start without boundary checks (see
+// FindBinary).
+func matchLoose(buf []byte, start int) (Match, bool) {
+	rule, bodyStart := APIKey, start+len(Prefix)
+	if bytes.HasPrefix(buf[bodyStart:], []byte("token-")) {
+		rule, bodyStart = ManagementKey, start+len(ManagementPrefix)
+	}
+	end := bodyStart + BodyLen
+	if end > len(buf) {
+		return Match{}, false
+	}
+	body := buf[bodyStart:end]
+	for _, c := range body {
+		if !isAlnum(c) {
+			return Match{}, false
+		}
+	}
+	h := Entropy(body)
+	if h < MinEntropy || IsPlaceholder(body) {
+		return Match{}, false
+	}
+	return Match{Rule: rule, Start: start, End: end, Entropy: h}, true
+}
+
 // FindAll returns every credential in buf. It is a convenience for tests and
 // cold paths; the scanner uses Find.
 func FindAll(buf []byte) []Match {

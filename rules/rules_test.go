@@ -306,3 +306,26 @@ func FuzzFind(f *testing.F) {
 		})
 	})
 }
+
+// Linkers lay string constants end to end: in binary content a key glued
+// between other strings is still found, and only there.
+func TestFindBinaryGluedStrings(t *testing.T) {
+	k, m := rulestest.APIKey(), rulestest.ManagementKey()
+	buf := []byte("\x00\x01one-page spans" + k + "reflect.Value.Interface" + m + "Zzz\x00")
+	if got := rules.FindAll(buf); len(got) != 0 {
+		t.Fatalf("text rules matched glued keys: %d", len(got))
+	}
+	var got []string
+	rules.FindBinary(buf, func(mt rules.Match) { got = append(got, mt.Rule+" "+string(buf[mt.Start:mt.End])) })
+	want := []string{rules.APIKey + " " + k, rules.ManagementKey + " " + m}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("FindBinary found %d keys, want the API and management keys whole", len(got))
+	}
+	// Placeholders and short bodies are still rejected.
+	for _, bad := range []string{
+		"ab" + rules.Prefix + strings.Repeat("x", 90),
+		"ab" + rules.Prefix + k[4:60] + "-",
+	} {
+		rules.FindBinary([]byte(bad), func(rules.Match) { t.Errorf("FindBinary accepted %q...", bad[:12]) })
+	}
+}

@@ -60,6 +60,20 @@ func (Plain) Detect(window []byte, fn func(Hit)) {
 	})
 }
 
+// DetectBinary implements BinaryDetector: in binary content keys may
+// touch other strings (see rules.FindBinary).
+func (Plain) DetectBinary(window []byte, fn func(Hit)) {
+	rules.FindBinary(window, func(m rules.Match) {
+		fn(Hit{Rule: m.Rule, Start: m.Start, End: m.End, Key: window[m.Start:m.End], Entropy: m.Entropy})
+	})
+}
+
+// BinaryDetector is implemented by detectors that read binary content
+// (an item whose first bytes hold a NUL) differently from text.
+type BinaryDetector interface {
+	DetectBinary(window []byte, fn func(Hit))
+}
+
 // Expander opens containers (archives, compressed files) so their members
 // are scanned instead of their raw bytes. It runs on worker goroutines and
 // must be safe for concurrent use.
@@ -460,7 +474,11 @@ func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) 
 // ownEnd. base is the absolute offset of window[0].
 func (r *run) scanWindow(it Item, window []byte, base int64, ownStart, ownEnd int, ls lineState, final bool) lineState {
 	for _, d := range r.e.opts.Detectors {
-		d.Detect(window, func(h Hit) {
+		detect := d.Detect
+		if bd, ok := d.(BinaryDetector); ok && ls.binary {
+			detect = bd.DetectBinary
+		}
+		detect(window, func(h Hit) {
 			if h.Start < ownStart || h.Start >= ownEnd {
 				return
 			}

@@ -346,3 +346,31 @@ func TestUTF16LinesAcrossWindows(t *testing.T) {
 		t.Fatalf("findings %+v, want line %d column 3", res.Findings, lines+1)
 	}
 }
+
+// A key compiled into a binary touches the strings around it; the engine
+// reads items that start with a NUL-bearing header as binary and finds it,
+// while the same bytes in a text file stay a non-match.
+func TestBinaryItemsFindGluedKeys(t *testing.T) {
+	key := rulestest.APIKey()
+	glued := "spans" + key + "reflect"
+	binary := append([]byte("\x7fELF\x02\x01\x01\x00\x00\x00"), bytes.Repeat([]byte("text "), 3000)...)
+	binary = append(binary, glued...)
+	res, err := scanner.New(scanner.Options{ChunkSize: 4096}).Run(context.Background(), scanner.ItemList{
+		{Path: "mem.bin", Source: scanner.SourceFile, Data: binary},
+		streamed("stream.bin", binary),
+		{Path: "text.txt", Source: scanner.SourceFile, Data: []byte("a " + glued)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for _, f := range res.Findings {
+		if f.Key != key {
+			t.Errorf("%s: wrong key", f.Path)
+		}
+		paths = append(paths, f.Path)
+	}
+	if strings.Join(paths, " ") != "mem.bin stream.bin" {
+		t.Fatalf("found in %v, want the two binary items only", paths)
+	}
+}

@@ -18,9 +18,17 @@ type lineState struct {
 	enc       int
 	lines     int
 	lineStart int64
+	// binary is set for items whose first bytes hold a NUL (git's test):
+	// executables and other non-text, read with BinaryDetector.
+	binary bool
 }
 
-// newLineState picks the encoding from an item's first bytes.
+// binarySniffLen is how much of an item's start is checked for a NUL
+// byte, as git does to call a file binary.
+const binarySniffLen = 8000
+
+// newLineState reads the encoding, and whether the item is binary, from
+// its first bytes.
 func newLineState(head []byte) lineState {
 	switch {
 	case len(head) >= 2 && head[0] == 0xFF && head[1] == 0xFE:
@@ -28,7 +36,7 @@ func newLineState(head []byte) lineState {
 	case len(head) >= 2 && head[0] == 0xFE && head[1] == 0xFF:
 		return lineState{enc: encUTF16BE}
 	}
-	return lineState{}
+	return lineState{binary: bytes.IndexByte(head[:min(len(head), binarySniffLen)], 0) >= 0}
 }
 
 // newlines calls fn with the offset just past every newline in b, whose

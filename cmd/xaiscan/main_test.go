@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,6 +36,14 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XAI_API_BASE_URL", fake.API.URL)
 			env.Setenv("XAI_MANAGEMENT_API_BASE_URL", fake.Mgmt.URL)
 			env.Setenv("NO_COLOR", "")
+			// Scripts that compile a program share the real build cache:
+			// HOME is the script's own directory, and a cold cache would
+			// rebuild the standard library.
+			if out, err := exec.Command("go", "env", "GOCACHE").Output(); err == nil {
+				env.Setenv("GOCACHE", strings.TrimSpace(string(out)))
+			}
+			env.Setenv("GOFLAGS", "-buildvcs=false")
+			env.Setenv("GOTOOLCHAIN", "local")
 			for _, kv := range [][2]string{
 				{"GIT_AUTHOR_NAME", "Ada Lovelace"}, {"GIT_AUTHOR_EMAIL", "ada@example.com"},
 				{"GIT_COMMITTER_NAME", "Ada Lovelace"}, {"GIT_COMMITTER_EMAIL", "ada@example.com"},
