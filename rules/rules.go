@@ -269,8 +269,8 @@ func isAlnum(c byte) bool {
 // afterEscape reports whether the bytes just before start end an escape
 // sequence rather than a word, so the key still begins at start: a C or
 // JSON escape (`"line\nxai-…"` in a log or notebook), a \uXXXX or \xXX
-// escape (`\u0022xai-…`), or a URL percent-encoding (`key%3Dxai-…` in an
-// encoded redirect URL). Without this, keys in such text would be taken
+// escape (`\u0022xai-…`), a URL percent-encoding (`key%3Dxai-…` in an
+// encoded redirect URL), or a terminal colour code in a log. Without this, keys in such text would be taken
 // for the tail of a longer word.
 func afterEscape(buf []byte, start int) bool {
 	if start >= 2 && buf[start-2] == '\\' {
@@ -285,9 +285,28 @@ func afterEscape(buf []byte, start int) bool {
 	if start >= 4 && buf[start-4] == '\\' && buf[start-3] == 'x' && isHex(buf[start-2]) && isHex(buf[start-1]) {
 		return true
 	}
+	if buf[start-1] == 'm' && afterANSIColor(buf, start-1) {
+		return true
+	}
 	if start >= 6 && buf[start-6] == '\\' && buf[start-5] == 'u' &&
 		isHex(buf[start-4]) && isHex(buf[start-3]) && isHex(buf[start-2]) && isHex(buf[start-1]) {
 		return true
+	}
+	return false
+}
+
+// afterANSIColor reports whether buf[m] ends a terminal colour sequence,
+// ESC [ digits;… m, as coloured logs put right before a value.
+func afterANSIColor(buf []byte, m int) bool {
+	for i := m - 1; i >= 1 && m-i <= 16; i-- {
+		c := buf[i]
+		switch {
+		case c == '[':
+			return buf[i-1] == 0x1b
+		case ('0' <= c && c <= '9') || c == ';':
+		default:
+			return false
+		}
 	}
 	return false
 }
