@@ -306,6 +306,20 @@ func FuzzFind(f *testing.F) {
 			_ = rules.Allowed(data, m.Start, m.End)
 			prev = m.End
 		})
+		// The binary reading finds everything the text reading finds,
+		// with the same shapes.
+		strict := len(rules.FindAll(data))
+		loose, prevEnd := 0, 0
+		rules.FindBinary(data, func(m rules.Match) {
+			if m.Start < prevEnd || m.End > len(data) || m.End-m.Start < len(rules.Prefix)+rules.BodyLen {
+				t.Fatalf("FindBinary: bad offsets %d..%d in %d bytes", m.Start, m.End, len(data))
+			}
+			prevEnd = m.End
+			loose++
+		})
+		if loose < strict {
+			t.Fatalf("FindBinary found %d keys, Find %d", loose, strict)
+		}
 	})
 }
 
