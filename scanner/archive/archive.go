@@ -122,10 +122,11 @@ const (
 	kindGzip
 	kindZip
 	kindTar
+	kindBzip2
 )
 
 func (k kind) String() string {
-	return [...]string{"", "gzip", "zip", "tar"}[k]
+	return [...]string{"", "gzip", "zip", "tar", "bzip2"}[k]
 }
 
 // sniff recognises a container from its first bytes.
@@ -138,8 +139,21 @@ func sniff(head []byte) kind {
 		return kindZip
 	case isTar(head):
 		return kindTar
+	case isBzip2(head):
+		return kindBzip2
 	}
 	return kindNone
+}
+
+// isBzip2 reports a bzip2 stream: "BZh", the block size digit, then the
+// magic of the first block (or of the end of an empty stream), so a text
+// file that merely starts with "BZh" is not taken for one.
+func isBzip2(head []byte) bool {
+	if len(head) < 10 || !bytes.HasPrefix(head, []byte("BZh")) || head[3] < '1' || head[3] > '9' {
+		return false
+	}
+	return bytes.HasPrefix(head[4:], []byte{0x31, 0x41, 0x59, 0x26, 0x53, 0x59}) ||
+		bytes.HasPrefix(head[4:], []byte{0x17, 0x72, 0x45, 0x38, 0x50, 0x90})
 }
 
 // isTar reports a POSIX or GNU tar header ("ustar" at offset 257).
@@ -258,6 +272,8 @@ func (x *expansion) run(r io.Reader) error {
 			return x.zipAt(br, br.Size())
 		case kindTar:
 			return x.tar(br)
+		case kindBzip2:
+			return x.bzip2(br)
 		}
 		return errors.New("not a recognised archive (content changed while it was read?)")
 	}
@@ -270,6 +286,8 @@ func (x *expansion) run(r io.Reader) error {
 		return x.zip(br)
 	case kindTar:
 		return x.tar(br)
+	case kindBzip2:
+		return x.bzip2(br)
 	}
 	// Wants saw a container; the content changed since.
 	return errors.New("not a recognised archive (content changed while it was read?)")

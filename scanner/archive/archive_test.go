@@ -411,3 +411,14 @@ func TestGitBlob(t *testing.T) {
 		t.Errorf("%s %s %s", f.Path, f.Object, f.Source)
 	}
 }
+
+// Text that happens to start like a bzip2 stream is not taken for one.
+func TestSniffBzip2NeedsBlockMagic(t *testing.T) {
+	if k := sniff([]byte("BZh9 is how a bzip2 stream starts, but this is text")); k != kindNone {
+		t.Fatalf("text sniffed as %v", k)
+	}
+	real := []byte("BZh9\x31\x41\x59\x26\x53\x59rest")
+	if k := sniff(real); k != kindBzip2 {
+		t.Fatalf("bzip2 header sniffed as %v", k)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -25,20 +26,34 @@ func (x *expansion) gzip(r io.Reader) error {
 		return readError("gzip stream", err)
 	}
 	defer zr.Close()
-	rr := &ratioReader{r: zr, format: "gzip stream", comp: func() int64 { return cr.n }, e: x.e}
+	return x.decompressed("gzip stream", zr, cr, zr.Name, ".tgz", ".gz")
+}
+
+// bzip2 expands a bzip2 stream as gzip does (".tar.bz2", ".tbz2", ".bz2").
+func (x *expansion) bzip2(r io.Reader) error {
+	cr := &countReader{r: r}
+	return x.decompressed("bzip2 stream", bzip2.NewReader(cr), cr, "", ".tbz2", ".bz2")
+}
+
+// decompressed expands the content of a compressed stream zr read from cr:
+// a tar inside is expanded at this same level; anything else is the one
+// member, named origName (from the stream's header) or the outer name
+// without its compression suffix (tarExt names a tar: ".tgz" -> ".tar").
+func (x *expansion) decompressed(format string, zr io.Reader, cr *countReader, origName, tarExt, ext string) error {
+	rr := &ratioReader{r: zr, format: format, comp: func() int64 { return cr.n }, e: x.e}
 	br := newBufReader(rr)
 	head, _ := br.Peek(512)
 	if isTar(head) {
 		return x.tar(br)
 	}
-	name := path.Base(strings.ReplaceAll(zr.Name, "\\", "/"))
-	if zr.Name == "" || name == "." || name == "/" {
+	name := path.Base(strings.ReplaceAll(origName, "\\", "/"))
+	if origName == "" || name == "." || name == "/" {
 		name = path.Base(x.outer())
-		switch {
-		case strings.HasSuffix(strings.ToLower(name), ".tgz"):
-			name = name[:len(name)-4] + ".tar"
-		case strings.HasSuffix(strings.ToLower(name), ".gz"):
-			name = name[:len(name)-3]
+		switch lower := strings.ToLower(name); {
+		case strings.HasSuffix(lower, tarExt):
+			name = name[:len(name)-len(tarExt)] + ".tar"
+		case strings.HasSuffix(lower, ext):
+			name = name[:len(name)-len(ext)]
 		}
 	}
 	if err := x.member(name, func() (io.Reader, error) { return br, nil }); err != nil {
