@@ -123,10 +123,11 @@ const (
 	kindZip
 	kindTar
 	kindBzip2
+	kindXZ
 )
 
 func (k kind) String() string {
-	return [...]string{"", "gzip", "zip", "tar", "bzip2"}[k]
+	return [...]string{"", "gzip", "zip", "tar", "bzip2", "xz"}[k]
 }
 
 // sniff recognises a container from its first bytes.
@@ -141,6 +142,8 @@ func sniff(head []byte) kind {
 		return kindTar
 	case isBzip2(head):
 		return kindBzip2
+	case bytes.HasPrefix(head, []byte{0xFD, '7', 'z', 'X', 'Z', 0x00}):
+		return kindXZ
 	}
 	return kindNone
 }
@@ -274,6 +277,8 @@ func (x *expansion) run(r io.Reader) error {
 			return x.tar(br)
 		case kindBzip2:
 			return x.bzip2(br)
+		case kindXZ:
+			return x.xz(br)
 		}
 		return errors.New("not a recognised archive (content changed while it was read?)")
 	}
@@ -288,6 +293,8 @@ func (x *expansion) run(r io.Reader) error {
 		return x.tar(br)
 	case kindBzip2:
 		return x.bzip2(br)
+	case kindXZ:
+		return x.xz(br)
 	}
 	// Wants saw a container; the content changed since.
 	return errors.New("not a recognised archive (content changed while it was read?)")
