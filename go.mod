@@ -12,7 +12,6 @@ require (
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/sourcegraph/conc v0.3.0
 	github.com/spf13/pflag v1.1.0
-	github.com/ulikunitz/xz v0.5.17
 )
 
 require (

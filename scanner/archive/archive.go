@@ -123,11 +123,10 @@ const (
 	kindZip
 	kindTar
 	kindBzip2
-	kindXZ
 )
 
 func (k kind) String() string {
-	return [...]string{"", "gzip", "zip", "tar", "bzip2", "xz"}[k]
+	return [...]string{"", "gzip", "zip", "tar", "bzip2"}[k]
 }
 
 // sniff recognises a container from its first bytes.
@@ -142,8 +141,6 @@ func sniff(head []byte) kind {
 		return kindTar
 	case isBzip2(head):
 		return kindBzip2
-	case bytes.HasPrefix(head, []byte{0xFD, '7', 'z', 'X', 'Z', 0x00}):
-		return kindXZ
 	}
 	return kindNone
 }
@@ -277,8 +274,6 @@ func (x *expansion) run(r io.Reader) error {
 			return x.tar(br)
 		case kindBzip2:
 			return x.bzip2(br)
-		case kindXZ:
-			return x.xz(br)
 		}
 		return errors.New("not a recognised archive (content changed while it was read?)")
 	}
@@ -293,8 +288,6 @@ func (x *expansion) run(r io.Reader) error {
 		return x.tar(br)
 	case kindBzip2:
 		return x.bzip2(br)
-	case kindXZ:
-		return x.xz(br)
 	}
 	// Wants saw a container; the content changed since.
 	return errors.New("not a recognised archive (content changed while it was read?)")

@@ -13,8 +13,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ulikunitz/xz"
-
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
@@ -35,16 +33,6 @@ func (x *expansion) gzip(r io.Reader) error {
 func (x *expansion) bzip2(r io.Reader) error {
 	cr := &countReader{r: r}
 	return x.decompressed("bzip2 stream", bzip2.NewReader(cr), cr, "", ".tbz2", ".bz2")
-}
-
-// xz expands an xz stream as gzip does (".tar.xz", ".txz", ".xz").
-func (x *expansion) xz(r io.Reader) error {
-	cr := &countReader{r: r}
-	zr, err := xz.NewReader(cr)
-	if err != nil {
-		return readError("xz stream", err)
-	}
-	return x.decompressed("xz stream", zr, cr, "", ".txz", ".xz")
 }
 
 // decompressed expands the content of a compressed stream zr read from cr:
