@@ -36,7 +36,24 @@ func newLineState(head []byte) lineState {
 	case len(head) >= 2 && head[0] == 0xFE && head[1] == 0xFF:
 		return lineState{enc: encUTF16BE}
 	}
-	return lineState{binary: bytes.IndexByte(head[:min(len(head), binarySniffLen)], 0) >= 0}
+	return lineState{binary: IsBinary(head)}
+}
+
+// IsBinary reports whether content that starts with head is binary: a NUL
+// in its first 8,000 bytes, as git decides. Binary content is read with
+// BinaryDetector where a detector offers it.
+func IsBinary(head []byte) bool {
+	return bytes.IndexByte(head[:min(len(head), binarySniffLen)], 0) >= 0
+}
+
+// DetectIn runs d over a whole in-memory content, the way the engine does:
+// binary content through DetectBinary when d offers it.
+func DetectIn(d Detector, content []byte, fn func(Hit)) {
+	if bd, ok := d.(BinaryDetector); ok && IsBinary(content) {
+		bd.DetectBinary(content, fn)
+		return
+	}
+	d.Detect(content, fn)
 }
 
 // newlines calls fn with the offset just past every newline in b, whose

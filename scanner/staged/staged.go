@@ -372,7 +372,7 @@ func (s *Source) addKeys(fps map[string]bool, h plumbing.Hash, path string, feed
 	// Allow markers are deliberately not applied: a key that was
 	// committed is committed, whatever its line says.
 	for _, d := range dets {
-		d.Detect(data, func(hit scanner.Hit) { fps[fingerprint(hit.Key)] = true })
+		scanner.DetectIn(d, data, func(hit scanner.Hit) { fps[fingerprint(hit.Key)] = true })
 	}
 }
 

@@ -373,3 +373,19 @@ func TestRoot(t *testing.T) {
 		t.Errorf("Root() = %s, want %s", got, want)
 	}
 }
+
+// A key compiled into a binary touches other strings; once committed, a
+// rebuilt binary that still holds it adds nothing new.
+func TestCommittedKeyInBinaryNotReported(t *testing.T) {
+	r := newRepo(t)
+	k := rulestest.APIKey()
+	bin := "\x7fELF\x02\x01\x00\x00strings" + k + "reflect.Value\x00"
+	r.write("app", bin)
+	r.git("add", "app")
+	wantFindings(t, scan(t, r.dir), loc{"app", 1, 16, k})
+	r.commitAll("build")
+
+	r.write("app", bin+"more code\x00")
+	r.git("add", "app")
+	wantFindings(t, scan(t, r.dir))
+}
