@@ -270,7 +270,8 @@ func isAlnum(c byte) bool {
 // sequence rather than a word, so the key still begins at start: a C or
 // JSON escape (`"line\nxai-…"` in a log or notebook), a \uXXXX or \xXX
 // escape (`\u0022xai-…`), a URL percent-encoding (`key%3Dxai-…` in an
-// encoded redirect URL), or a terminal colour code in a log. Without this, keys in such text would be taken
+// encoded redirect URL) or its quoted-printable twin in a saved e-mail
+// (`KEY=3Dxai-…`), or a terminal colour code in a log. Without this, keys in such text would be taken
 // for the tail of a longer word.
 func afterEscape(buf []byte, start int) bool {
 	if start >= 2 && buf[start-2] == '\\' {
@@ -279,7 +280,7 @@ func afterEscape(buf []byte, start int) bool {
 			return true
 		}
 	}
-	if start >= 3 && buf[start-3] == '%' && isHex(buf[start-2]) && isHex(buf[start-1]) {
+	if start >= 3 && (buf[start-3] == '%' || buf[start-3] == '=') && isHex(buf[start-2]) && isHex(buf[start-1]) {
 		return true
 	}
 	if start >= 4 && buf[start-4] == '\\' && buf[start-3] == 'x' && isHex(buf[start-2]) && isHex(buf[start-1]) {

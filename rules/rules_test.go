@@ -65,6 +65,7 @@ var cases = []tcase{
 	{"after \\u0022 escape", around(`{"v":"\u0022`, api, `\u0022"}`), rules.APIKey},
 	{"after \\x3d escape", around(`key\x3d`, api, ``), rules.APIKey},
 	{"percent-encoded URL", around("next=https%3A%2F%2Fapi%2Fv1%3Fkey%3D", api, "%26x%3D1"), rules.APIKey},
+	{"quoted-printable e-mail", around("XAI_API_KEY=3D", api, "=0A"), rules.APIKey},
 	{"after ANSI colour code in a log", around("level=info key=\x1b[1;32m", api, "\x1b[0m"), rules.APIKey},
 	{"management bare", around("", mgmt, ""), rules.ManagementKey},
 	{"management json", around(`{"mgmt":"`, mgmt, `"}`), rules.ManagementKey},
