@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -73,6 +74,7 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 			FilterNote: "working tree: read the files git would commit (tracked, or untracked and not ignored); git-ignored files were left out",
 		}))
 		root = wt
+		sources = append(sources, submoduleNotes(wt))
 	}
 	return a.execute(ctx, sf, plan{root: root, sources: sources, progressNoun: "objects", dedupeWorktree: true})
 }
@@ -261,4 +263,24 @@ func statDir(p string) (bool, error) {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
+}
+
+// submoduleNotes is a source that only records, for each submodule listed
+// in .gitmodules, that it was not audited: a submodule is a repository of
+// its own, with its own history, and nothing should be left out silently.
+func submoduleNotes(workTree string) scanner.Source {
+	return scanner.SourceFunc(func(ctx context.Context, feed scanner.Feed) error {
+		data, err := os.ReadFile(filepath.Join(workTree, ".gitmodules"))
+		if err != nil {
+			return nil
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
+			if ok && strings.TrimSpace(k) == "path" {
+				p := strings.TrimSpace(v)
+				feed.Skip(scanner.Skipped{Path: p, Reason: "git submodule: a repository of its own, not audited here (run xaiscan on it)"})
+			}
+		}
+		return nil
+	})
 }
