@@ -17,11 +17,7 @@ func TestMain(m *testing.M) {
 
 func git(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	out, err := gitErr(dir, nil, args...)
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(out)
+	return gittest.Must(t, dir, nil, args...)
 }
 
 func gitErr(dir string, env []string, args ...string) (string, error) {

@@ -57,11 +57,21 @@ func Run(dir string, env []string, stdin string, args ...string) (string, error)
 // trimmed output.
 func Must(t testing.TB, dir string, env []string, args ...string) string {
 	t.Helper()
+	Require(t)
 	out, err := Run(dir, env, "", args...)
 	if err != nil {
 		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return strings.TrimSpace(out)
+}
+
+// Require skips the test when the git binary, which builds the fixtures,
+// is not installed (xaiscan itself never needs it).
+func Require(t testing.TB) {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git binary not available to build fixtures")
+	}
 }
 
 // WriteFile writes content to the slash path rel under root, creating

@@ -54,6 +54,7 @@ type repo struct {
 
 func newRepo(t testing.TB) *repo {
 	t.Helper()
+	gittest.Require(t)
 	r := &repo{t: t, dir: t.TempDir()}
 	r.git("init", "-q", "-b", "main")
 	return r

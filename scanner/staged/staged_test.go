@@ -10,6 +10,7 @@ import (
 
 	"github.com/xaiscan/xaiscan/rules/rulestest"
 	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/gittest"
 )
 
 type loc struct {
@@ -224,9 +225,7 @@ func TestBareRepositoryAndNotARepository(t *testing.T) {
 		t.Error("New on a plain directory: no error")
 	}
 	bare := t.TempDir()
-	if out, err := gitIn(bare, "", "init", "-q", "--bare"); err != nil {
-		t.Fatal(out)
-	}
+	gittest.Must(t, bare, nil, "init", "-q", "--bare")
 	if _, err := New(bare); err == nil {
 		t.Error("New on a bare repository: no error")
 	}
