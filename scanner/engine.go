@@ -179,18 +179,21 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 	abandoned := r.wait(ctx, e.opts.CancelGrace)
 	stopProgress()
 
-	// Once workers are abandoned they may still append; take a copy.
+	// Once workers are abandoned they may still append; take copies.
 	r.mu.Lock()
 	raw := append([]Finding(nil), r.findings...)
+	r.mu.Unlock()
+	var finErr error
+	if fin, ok := src.(Finisher); ok && ctx.Err() == nil && srcErr == nil {
+		raw, finErr = fin.Finish(ctx, raw, r)
+	}
+	// After Finish, which may record skips and notes of its own.
+	r.mu.Lock()
 	skipped := append([]Skipped(nil), r.skipped...)
 	notes := append([]string(nil), r.notes...)
 	r.mu.Unlock()
 	if abandoned {
 		skipped = append(skipped, Skipped{Path: "(scan)", Reason: "interrupted while reading: some items were left unfinished", Error: true})
-	}
-	var finErr error
-	if fin, ok := src.(Finisher); ok && ctx.Err() == nil && srcErr == nil {
-		raw, finErr = fin.Finish(ctx, raw, r)
 	}
 	res := Result{
 		Findings: raw,

@@ -374,3 +374,24 @@ func TestBinaryItemsFindGluedKeys(t *testing.T) {
 		t.Fatalf("found in %v, want the two binary items only", paths)
 	}
 }
+
+// finishingSource records a skip and a note from Finish, as the history
+// source does for trees it cannot read while attributing.
+type finishingSource struct{ scanner.ItemList }
+
+func (finishingSource) Finish(ctx context.Context, raw []scanner.Finding, feed scanner.Feed) ([]scanner.Finding, error) {
+	feed.Skip(scanner.Skipped{Path: "tree", Reason: "unreadable", Error: true})
+	feed.Note("attributed")
+	return raw, nil
+}
+
+func TestFinisherSkipsAndNotesAreKept(t *testing.T) {
+	res, err := scanner.New(scanner.Options{}).Run(context.Background(),
+		finishingSource{scanner.ItemList{{Path: "a", Source: scanner.SourceGit, Data: []byte("x")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Coverage.Partial() || len(res.Coverage.Notes) != 1 {
+		t.Fatalf("coverage lost what Finish recorded: %+v", res.Coverage)
+	}
+}
