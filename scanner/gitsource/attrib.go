@@ -396,6 +396,9 @@ func (s *Source) reachable() (commits, tags map[plumbing.Hash]bool) {
 		for h := range s.inRange {
 			commits[h] = true
 		}
+		for h := range s.inRangeTag {
+			tags[h] = true
+		}
 		return commits, tags
 	}
 	var stack []plumbing.Hash

@@ -629,3 +629,26 @@ func TestHistorySubmoduleGitFile(t *testing.T) {
 		t.Error("IsRepository(submodule)")
 	}
 }
+
+// Pushing an annotated tag publishes its message: a range that names the
+// tag scans the message even when the tagged commit is already excluded.
+func TestHistoryRangeTagMessage(t *testing.T) {
+	r := newRepo(t)
+	k := rulestest.APIKey()
+	tip := r.commit("clean")
+	r.git("tag", "-a", "v1", "-m", "release notes\nkey "+k)
+	tagObj := r.git("rev-parse", "v1")
+	for _, rev := range []string{"v1", "refs/tags/v1", tagObj} {
+		res := scan(t, r.dir, Options{Include: []string{rev}, Exclude: []string{"main"}})
+		noErrors(t, res)
+		f := one(t, byKey(res), k, "tag message via "+rev)
+		if f.Commit != tip || f.Path != "" || f.Line != 2 || !isTrue(f.Reachable) {
+			t.Errorf("%s: %s", rev, describe([]scanner.Finding{f}))
+		}
+	}
+	// A range naming only the branch does not read the tag.
+	res := scan(t, r.dir, Options{Include: []string{"main"}})
+	if len(byKey(res)[k]) != 0 {
+		t.Errorf("--branch main read a tag message: %s", describe(res.Findings))
+	}
+}

@@ -17,33 +17,68 @@ import (
 // refs, hashes (full and short), HEAD~n and friends. Annotated tags are
 // peeled to their commit.
 func (s *Source) resolveRev(rev string) (plumbing.Hash, error) {
+	c, _, err := s.resolveRevTags(rev)
+	return c, err
+}
+
+// resolveRevTags is resolveRev that also returns the annotated tag objects
+// met on the way to the commit (a pushed tag, a --branch naming a tag):
+// their messages are part of what the range publishes.
+func (s *Source) resolveRevTags(rev string) (plumbing.Hash, []plumbing.Hash, error) {
+	var tags []plumbing.Hash
+	if ref, err := s.repo.Reference(plumbing.ReferenceName(rev), true); err == nil {
+		tags = s.tagChain(ref.Hash())
+	} else if ref, err := s.repo.Reference(plumbing.NewTagReferenceName(rev), true); err == nil {
+		tags = s.tagChain(ref.Hash())
+	} else if full, ok := parseHex(rev); ok {
+		tags = s.tagChain(full)
+	}
 	h, err := s.repo.ResolveRevision(plumbing.Revision(rev))
 	if err != nil {
 		if full, ok := parseHex(rev); ok && s.st.has(full) {
 			h = &full
 		} else {
-			return plumbing.ZeroHash, fmt.Errorf("unknown revision %q: %w", rev, err)
+			return plumbing.ZeroHash, nil, fmt.Errorf("unknown revision %q: %w", rev, err)
 		}
 	}
 	for depth := 0; depth < 10; depth++ {
 		t, data, err := s.st.read(*h)
 		if err != nil {
-			return plumbing.ZeroHash, fmt.Errorf("revision %q (%s): %w", rev, h, err)
+			return plumbing.ZeroHash, nil, fmt.Errorf("revision %q (%s): %w", rev, h, err)
 		}
 		switch t {
 		case typCommit:
-			return *h, nil
+			return *h, tags, nil
 		case typTag:
 			ti, _, err := parseTag(data)
 			if err != nil {
-				return plumbing.ZeroHash, fmt.Errorf("revision %q: %w", rev, err)
+				return plumbing.ZeroHash, nil, fmt.Errorf("revision %q: %w", rev, err)
 			}
 			h = &ti.target
 		default:
-			return plumbing.ZeroHash, fmt.Errorf("revision %q is a %s, not a commit", rev, typeName(t))
+			return plumbing.ZeroHash, nil, fmt.Errorf("revision %q is a %s, not a commit", rev, typeName(t))
 		}
 	}
-	return plumbing.ZeroHash, fmt.Errorf("revision %q: tag chain too long", rev)
+	return plumbing.ZeroHash, nil, fmt.Errorf("revision %q: tag chain too long", rev)
+}
+
+// tagChain lists the annotated tag objects starting at h (a tag of a tag
+// of a commit has two), or nothing when h is not a tag.
+func (s *Source) tagChain(h plumbing.Hash) []plumbing.Hash {
+	var tags []plumbing.Hash
+	for depth := 0; depth < 10; depth++ {
+		t, data, err := s.st.read(h)
+		if err != nil || t != typTag {
+			return tags
+		}
+		ti, _, err := parseTag(data)
+		if err != nil {
+			return tags
+		}
+		tags = append(tags, h)
+		h = ti.target
+	}
+	return tags
 }
 
 // readCommit reads and parses a commit through the store.
@@ -195,12 +230,14 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 	s.intro = map[plumbing.Hash][]plumbing.Hash{}
 	s.scanned = map[plumbing.Hash]bool{}
 	s.inRange = map[plumbing.Hash]bool{}
-	var inc, exc []plumbing.Hash
+	s.inRangeTag = map[plumbing.Hash]bool{}
+	var inc, exc, tags []plumbing.Hash
 	for i, r := range s.opts.Include {
-		h, err := s.resolveRev(r)
+		h, ts, err := s.resolveRevTags(r)
 		if err != nil {
 			return err
 		}
+		tags = append(tags, ts...)
 		if i == 0 {
 			s.tip = h
 		}
@@ -219,6 +256,9 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 	}
 	commits, err := s.revWalk(inc, exc)
 	if err != nil {
+		return err
+	}
+	if err := s.sendTagMessages(ctx, feed, tags); err != nil {
 		return err
 	}
 	// Past the first streamThreshold blobs (a long branch, not a pull
@@ -542,3 +582,36 @@ func indexByte(s string, c byte) int {
 }
 
 func baseName(p string) string { return path.Base(p) }
+
+// sendTagMessages queues the messages of the annotated tags a range names
+// (a pushed tag carries its message to the remote as surely as a commit).
+func (s *Source) sendTagMessages(ctx context.Context, feed scanner.Feed, tags []plumbing.Hash) error {
+	seen := map[plumbing.Hash]bool{}
+	for _, h := range tags {
+		if seen[h] {
+			continue
+		}
+		seen[h] = true
+		s.inRangeTag[h] = true
+		feed.Expect(1)
+		h := h
+		it := itemFor(h, typTag, -1, func() (io.ReadCloser, error) {
+			t, data, err := s.st.read(h)
+			if err != nil {
+				return nil, err
+			}
+			if t != typTag {
+				return nil, fmt.Errorf("not a tag")
+			}
+			msg, err := s.addTag(h, data)
+			if err != nil {
+				return nil, err
+			}
+			return nopReader(msg), nil
+		})
+		if err := feed.Send(ctx, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -82,6 +82,7 @@ type Source struct {
 	intro      map[plumbing.Hash][]plumbing.Hash // blob -> commits whose diff added it
 	scanned    map[plumbing.Hash]bool            // blobs sent for scanning
 	inRange    map[plumbing.Hash]bool            // commits walked
+	inRangeTag map[plumbing.Hash]bool            // annotated tags a range names
 	containsMu sync.Mutex
 	contains   map[containsKey]bool
 
