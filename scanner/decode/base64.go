@@ -201,6 +201,57 @@ func searchB64Run(w []byte, lo, hi int, fn func(scanner.Hit)) {
 			i++
 		}
 	}
+	searchAcrossLineBreaks(w, lo, hi, fn)
+}
+
+// searchAcrossLineBreaks finds the literals that a line break splits:
+// `base64` wraps its output at 76 columns, and a literal standing across a
+// wrap is invisible to bytes.Index. Around each break it joins the few
+// characters on either side and looks there; decoding already skips the
+// breaks.
+func searchAcrossLineBreaks(w []byte, lo, hi int, fn func(scanner.Hit)) {
+	for i := lo; i < hi; {
+		j := bytes.IndexByte(w[i:hi], '\n')
+		if j < 0 {
+			return
+		}
+		nl := i + j
+		i = nl + 1
+		// Up to 3 characters before the break and 3 after, line-break
+		// bytes left out, with their offsets in w.
+		var joined [6]byte
+		var at [6]int
+		n := 0
+		var before [3]int
+		nb := 0
+		for k := nl - 1; k >= lo && nb < 3; k-- {
+			if w[k] == '\r' {
+				continue
+			}
+			before[nb] = k
+			nb++
+		}
+		for k := nb - 1; k >= 0; k-- {
+			joined[n], at[n] = w[before[k]], before[k]
+			n++
+		}
+		split := n
+		for k := nl + 1; k < hi && n < len(joined); k++ {
+			if w[k] == '\r' || w[k] == '\n' {
+				continue
+			}
+			joined[n], at[n] = w[k], k
+			n++
+		}
+		for a := range b64Patterns {
+			p := &b64Patterns[a]
+			for s := 0; s < split && s+len(p.lit) <= n; s++ {
+				if s+len(p.lit) > split && bytes.Equal(joined[s:s+len(p.lit)], p.lit) {
+					verifyB64(w, at[s], p, fn)
+				}
+			}
+		}
+	}
 }
 
 // verifyB64 decodes the text around the literal at w[at] as if the literal
