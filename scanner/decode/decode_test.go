@@ -371,19 +371,24 @@ func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // including where a wrap splits the fixed prefix the search looks for.
 func TestBase64WrappedAtEveryOffset(t *testing.T) {
 	key := rulestest.APIKey()
-	for pre := 0; pre < 120; pre++ {
-		plain := "KEY_FILE_CONTENT_" + strings.Repeat("p", pre) + "=" + key + "\n"
-		enc := base64.StdEncoding.EncodeToString([]byte(plain))
-		var wrapped strings.Builder
-		for len(enc) > 76 {
-			wrapped.WriteString(enc[:76] + "\n")
-			enc = enc[76:]
-		}
-		wrapped.WriteString(enc + "\n")
-		var got []string
-		Base64{}.Detect([]byte(wrapped.String()), func(h scanner.Hit) { got = append(got, string(h.Key)) })
-		if len(got) != 1 || got[0] != key {
-			t.Fatalf("prefix %d: found %d keys", pre, len(got))
+	for _, width := range []struct {
+		cols int
+		eol  string
+	}{{76, "\n"}, {64, "\r\n"}} { // base64(1), PEM
+		for pre := 0; pre < 120; pre++ {
+			plain := "KEY_FILE_CONTENT_" + strings.Repeat("p", pre) + "=" + key + "\n"
+			enc := base64.StdEncoding.EncodeToString([]byte(plain))
+			var wrapped strings.Builder
+			for len(enc) > width.cols {
+				wrapped.WriteString(enc[:width.cols] + width.eol)
+				enc = enc[width.cols:]
+			}
+			wrapped.WriteString(enc + width.eol)
+			var got []string
+			Base64{}.Detect([]byte(wrapped.String()), func(h scanner.Hit) { got = append(got, string(h.Key)) })
+			if len(got) != 1 || got[0] != key {
+				t.Fatalf("width %d, prefix %d: found %d keys", width.cols, pre, len(got))
+			}
 		}
 	}
 }
