@@ -98,39 +98,12 @@ func FindBinary(buf []byte, fn func(Match)) {
 		}
 		start := i + j
 		i = start + len(Prefix)
-		m, ok := MatchAt(buf, start)
-		if !ok {
-			m, ok = matchLoose(buf, start)
-		}
+		m, ok := matchBody(buf, start)
 		if ok {
 			fn(m)
 			i = m.End
 		}
 	}
-}
-
-// matchLoose validates a key at start without boundary checks (see
-// FindBinary).
-func matchLoose(buf []byte, start int) (Match, bool) {
-	rule, bodyStart := APIKey, start+len(Prefix)
-	if bytes.HasPrefix(buf[bodyStart:], []byte("token-")) {
-		rule, bodyStart = ManagementKey, start+len(ManagementPrefix)
-	}
-	end := bodyStart + BodyLen
-	if end > len(buf) {
-		return Match{}, false
-	}
-	body := buf[bodyStart:end]
-	for _, c := range body {
-		if !isAlnum(c) {
-			return Match{}, false
-		}
-	}
-	h := Entropy(body)
-	if h < MinEntropy || IsPlaceholder(body) {
-		return Match{}, false
-	}
-	return Match{Rule: rule, Start: start, End: end, Entropy: h}, true
 }
 
 // FindAll returns every credential in buf. It is a convenience for tests and
@@ -148,6 +121,17 @@ func MatchAt(buf []byte, start int) (Match, bool) {
 	if start > 0 && isWordByte(buf[start-1]) && !afterEscape(buf, start) {
 		return Match{}, false
 	}
+	m, ok := matchBody(buf, start)
+	if !ok || (m.End < len(buf) && isWordByte(buf[m.End])) {
+		return Match{}, false
+	}
+	return m, true
+}
+
+// matchBody validates the prefix and the 80-character body at start,
+// whatever stands around them: the shared core of MatchAt and of the
+// boundary-free reading of binaries (FindBinary).
+func matchBody(buf []byte, start int) (Match, bool) {
 	rule, bodyStart := APIKey, start+len(Prefix)
 	if bytes.HasPrefix(buf[bodyStart:], []byte("token-")) {
 		rule, bodyStart = ManagementKey, start+len(ManagementPrefix)
@@ -161,9 +145,6 @@ func MatchAt(buf []byte, start int) (Match, bool) {
 		if !isAlnum(c) {
 			return Match{}, false
 		}
-	}
-	if end < len(buf) && isWordByte(buf[end]) {
-		return Match{}, false
 	}
 	h := Entropy(body)
 	if h < MinEntropy || IsPlaceholder(body) {

@@ -16,6 +16,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/xaiscan/xaiscan/rules"
@@ -253,4 +254,30 @@ func ruleName(id string) string {
 		return "xAI key"
 	}
 	return id
+}
+
+// skipSummaries condenses the deliberate skips (Error false) into one line
+// per reason, "Skipped 3 paths: symlink not followed (…)", in reason order;
+// read errors are listed one by one elsewhere.
+func skipSummaries(skipped []scanner.Skipped, r *redactor) []string {
+	counts := map[string]int{}
+	for _, s := range skipped {
+		if !s.Error {
+			counts[r.str(s.Reason)]++
+		}
+	}
+	reasons := make([]string, 0, len(counts))
+	for reason := range counts {
+		reasons = append(reasons, reason)
+	}
+	sort.Strings(reasons)
+	out := make([]string, 0, len(reasons))
+	for _, reason := range reasons {
+		label := reason
+		if label == "" {
+			label = "no reason given"
+		}
+		out = append(out, fmt.Sprintf("Skipped %s: %s", plural(counts[reason], "path", "paths"), label))
+	}
+	return out
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"sort"
 	"strings"
 
 	"github.com/xaiscan/xaiscan/rules"
@@ -224,10 +223,8 @@ func sarifInvocationOf(res scanner.Result, r *redactor) sarifInvocation {
 			Message: sarifMessage{Text: "Scan interrupted: the results are incomplete."},
 		})
 	}
-	counts := map[string]int{}
 	for _, s := range res.Coverage.Skipped {
 		if !s.Error {
-			counts[r.str(s.Reason)]++
 			continue
 		}
 		n := sarifNotification{Level: "error"}
@@ -242,19 +239,10 @@ func sarifInvocationOf(res scanner.Result, r *redactor) sarifInvocation {
 		}
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, n)
 	}
-	reasons := make([]string, 0, len(counts))
-	for reason := range counts {
-		reasons = append(reasons, reason)
-	}
-	sort.Strings(reasons)
-	for _, reason := range reasons {
-		label := reason
-		if label == "" {
-			label = "no reason given"
-		}
+	for _, line := range skipSummaries(res.Coverage.Skipped, r) {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
 			Level:   "note",
-			Message: sarifMessage{Text: fmt.Sprintf("Skipped %s: %s", plural(counts[reason], "path", "paths"), label)},
+			Message: sarifMessage{Text: line},
 		})
 	}
 	for _, note := range res.Coverage.Notes {

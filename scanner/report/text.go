@@ -305,12 +305,9 @@ func (t *textWriter) summary(res scanner.Result) {
 		add("%s", t.p.warn.Sprint("Scan interrupted: the results are incomplete."))
 	}
 	var errs []scanner.Skipped
-	counts := map[string]int{}
 	for _, s := range cov.Skipped {
 		if s.Error {
 			errs = append(errs, s)
-		} else {
-			counts[t.r.str(s.Reason)]++
 		}
 	}
 	if len(errs) > 0 {
@@ -328,18 +325,7 @@ func (t *textWriter) summary(res scanner.Result) {
 		}
 	}
 	if !t.o.Quiet {
-		reasons := make([]string, 0, len(counts))
-		for r := range counts {
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
-		for _, r := range reasons {
-			label := r
-			if label == "" {
-				label = "no reason given"
-			}
-			add("Skipped %s: %s", plural(counts[r], "path", "paths"), label)
-		}
+		out = append(out, skipSummaries(cov.Skipped, t.r)...)
 		for _, n := range cov.Notes {
 			add("Note: %s", t.r.str(n))
 		}
