@@ -64,7 +64,11 @@ type Match struct {
 // byte after the end of buf are treated as boundaries, so callers that scan a
 // window of a larger input must discard matches that touch the window's edges
 // (the scanner's chunk ownership does exactly that).
-func Find(buf []byte, fn func(Match)) {
+func Find(buf []byte, fn func(Match)) { scan(buf, MatchAt, fn) }
+
+// scan is the search both readings share: the SIMD search for the literal
+// prefix, then match validates the rare candidate positions.
+func scan(buf []byte, match func([]byte, int) (Match, bool), fn func(Match)) {
 	prefix := []byte(Prefix)
 	i := 0
 	for {
@@ -74,7 +78,7 @@ func Find(buf []byte, fn func(Match)) {
 		}
 		start := i + j
 		i = start + len(Prefix)
-		if m, ok := MatchAt(buf, start); ok {
+		if m, ok := match(buf, start); ok {
 			fn(m)
 			i = m.End
 		}
@@ -88,23 +92,7 @@ func Find(buf []byte, fn func(Match)) {
 // every key compiled into such a binary. Here a key is "xai-" (or
 // "xai-token-") followed by at least 80 letters and digits, of which the
 // first 80 are the body; entropy and placeholder checks still apply.
-func FindBinary(buf []byte, fn func(Match)) {
-	prefix := []byte(Prefix)
-	i := 0
-	for {
-		j := bytes.Index(buf[i:], prefix)
-		if j < 0 {
-			return
-		}
-		start := i + j
-		i = start + len(Prefix)
-		m, ok := matchBody(buf, start)
-		if ok {
-			fn(m)
-			i = m.End
-		}
-	}
-}
+func FindBinary(buf []byte, fn func(Match)) { scan(buf, matchBody, fn) }
 
 // FindAll returns every credential in buf. It is a convenience for tests and
 // cold paths; the scanner uses Find.
