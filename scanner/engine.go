@@ -193,7 +193,7 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 	notes := append([]string(nil), r.notes...)
 	r.mu.Unlock()
 	if abandoned {
-		skipped = append(skipped, Skipped{Path: "(scan)", Reason: "interrupted while reading: some items were left unfinished", Error: true})
+		skipped = append(skipped, Skipped{Path: "(scan)", Reason: "interrupted while reading: some items were left unfinished", Kind: KindError})
 	}
 	res := Result{
 		Findings: raw,
@@ -346,12 +346,12 @@ func (r *run) scanItem(ctx context.Context, it Item, depth int) {
 		return
 	}
 	if it.Open == nil {
-		r.Skip(Skipped{Path: displayPath(it), Reason: "internal error: item has no content", Error: true})
+		r.Skip(Skipped{Path: displayPath(it), Reason: "internal error: item has no content", Kind: KindError})
 		return
 	}
 	rc, err := it.Open()
 	if err != nil {
-		r.Skip(Skipped{Path: displayPath(it), Reason: cleanReason(err), Error: true})
+		r.Skip(Skipped{Path: displayPath(it), Reason: cleanReason(err), Kind: KindError})
 		return
 	}
 	defer rc.Close()
@@ -378,7 +378,7 @@ func (r *run) scanItem(ctx context.Context, it Item, depth int) {
 		if errors.Is(err, context.Canceled) {
 			reason = "scan interrupted before this was fully read"
 		}
-		r.Skip(Skipped{Path: displayPath(it), Reason: reason, Error: true})
+		r.Skip(Skipped{Path: displayPath(it), Reason: reason, Kind: KindError})
 	}
 }
 
@@ -406,7 +406,7 @@ func (r *run) containerFailed(it Item, err error, rawScanned bool) {
 	if rawScanned {
 		reason += " (its raw bytes were scanned instead)"
 	}
-	r.Skip(Skipped{Path: displayPath(it), Reason: reason, Error: true})
+	r.Skip(Skipped{Path: displayPath(it), Reason: reason, Kind: KindError})
 }
 
 // noExpand is a depth at which containers are scanned as raw bytes.

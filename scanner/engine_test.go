@@ -151,7 +151,7 @@ func TestOpenAndReadErrorsAreSkipped(t *testing.T) {
 		t.Fatalf("want 2 error skips, got %+v", res.Coverage.Skipped)
 	}
 	for _, s := range res.Coverage.Skipped {
-		if !s.Error || !strings.Contains(s.Reason, "disk on fire") {
+		if !s.IsError() || !strings.Contains(s.Reason, "disk on fire") {
 			t.Errorf("skip %+v lacks the cause", s)
 		}
 	}
@@ -380,7 +380,7 @@ func TestBinaryItemsFindGluedKeys(t *testing.T) {
 type finishingSource struct{ scanner.ItemList }
 
 func (finishingSource) Finish(ctx context.Context, raw []scanner.Finding, feed scanner.Feed) ([]scanner.Finding, error) {
-	feed.Skip(scanner.Skipped{Path: "tree", Reason: "unreadable", Error: true})
+	feed.Skip(scanner.Skipped{Path: "tree", Reason: "unreadable", Kind: scanner.KindError})
 	feed.Note("attributed")
 	return raw, nil
 }

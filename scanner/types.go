@@ -10,6 +10,7 @@ package scanner
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"sort"
 )
@@ -65,15 +66,76 @@ type Finding struct {
 	Offset int64 `json:"-"`
 }
 
-// Skipped records a path or object that was not (fully) scanned, and why.
+// Kinds of coverage entry (DESIGN §3). Only KindError affects the exit
+// code; the account, not each source, decides the verdict.
+const (
+	// KindError: something the scan was asked to read could not be read
+	// (an unreadable file, a damaged object store, a decompression budget
+	// reached, an interrupted scan). It makes the scan partial: exit 2.
+	KindError = "error"
+	// KindNote: a container whose structure is malformed but whose raw
+	// bytes and every decodable part were scanned; no tool could read
+	// more. Listed, no effect on the exit code.
+	KindNote = "note"
+	// KindExcluded: left out on purpose: a user exclusion (path glob, size
+	// limit), a symlink not followed, a special file met while walking.
+	// Listed, no effect on the exit code.
+	KindExcluded = "excluded"
+)
+
+// Skipped is one coverage entry: a path or object that was not (fully)
+// read as asked, or was read despite damage, and why. Kind is one of the
+// Kind* constants.
 type Skipped struct {
+	Path   string
+	Reason string
+	Kind   string
+}
+
+// IsError reports whether the entry makes the scan partial (exit 2).
+func (s Skipped) IsError() bool { return s.Kind == KindError }
+
+// ErrorAt is a coverage error: path was to be read and could not be.
+func ErrorAt(path, reason string) Skipped { return Skipped{Path: path, Reason: reason, Kind: KindError} }
+
+// NoteAt is a coverage note: path was read as far as anything can read it.
+func NoteAt(path, reason string) Skipped { return Skipped{Path: path, Reason: reason, Kind: KindNote} }
+
+// ExcludedAt is a coverage exclusion: path was left out on purpose.
+func ExcludedAt(path, reason string) Skipped {
+	return Skipped{Path: path, Reason: reason, Kind: KindExcluded}
+}
+
+// skippedJSON is the report form of Skipped (DESIGN §4): "error" is kept
+// beside "kind" so scripts written against earlier reports keep working.
+type skippedJSON struct {
 	Path   string `json:"path"`
 	Reason string `json:"reason"`
-	// Error is true when the scan was asked to read this and could not
-	// (unreadable file, corrupt object, truncated archive): it makes the
-	// scan partial and the exit code 2. It is false for deliberate
-	// exclusions (a symlink not followed, a FIFO met during a walk).
-	Error bool `json:"error"`
+	Kind   string `json:"kind"`
+	Error  bool   `json:"error"`
+}
+
+// MarshalJSON writes path, reason, kind and the derived error flag.
+func (s Skipped) MarshalJSON() ([]byte, error) {
+	return json.Marshal(skippedJSON{Path: s.Path, Reason: s.Reason, Kind: s.Kind, Error: s.IsError()})
+}
+
+// UnmarshalJSON reads both forms: with "kind", and the earlier one with
+// only "error" (true: an error; false: an exclusion).
+func (s *Skipped) UnmarshalJSON(data []byte) error {
+	var j skippedJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	s.Path, s.Reason, s.Kind = j.Path, j.Reason, j.Kind
+	switch {
+	case s.Kind != "":
+	case j.Error:
+		s.Kind = KindError
+	default:
+		s.Kind = KindExcluded
+	}
+	return nil
 }
 
 // Coverage says how much was read, so "no findings" can be trusted.
@@ -91,7 +153,7 @@ type Coverage struct {
 // Partial reports whether anything the scan was asked to read could not be.
 func (c *Coverage) Partial() bool {
 	for _, s := range c.Skipped {
-		if s.Error {
+		if s.IsError() {
 			return true
 		}
 	}

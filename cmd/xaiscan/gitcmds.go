@@ -278,7 +278,7 @@ func submoduleNotes(workTree string) scanner.Source {
 			k, v, ok := strings.Cut(strings.TrimSpace(line), "=")
 			if ok && strings.TrimSpace(k) == "path" {
 				p := strings.TrimSpace(v)
-				feed.Skip(scanner.Skipped{Path: p, Reason: "git submodule: a repository of its own, not audited here (run xaiscan on it)"})
+				feed.Skip(scanner.Skipped{Path: p, Reason: "git submodule: a repository of its own, not audited here (run xaiscan on it)", Kind: scanner.KindExcluded})
 			}
 		}
 		return nil

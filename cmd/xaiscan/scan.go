@@ -181,7 +181,7 @@ func (a *app) execute(ctx context.Context, sf *scanFlags, p plan) int {
 			// The source stopped early; report what was read and mark the
 			// scan partial rather than dropping the findings.
 			res.Coverage.Skipped = append(res.Coverage.Skipped,
-				scanner.Skipped{Path: displayRoot(p.root), Reason: oneLine(err), Error: true})
+				scanner.Skipped{Path: displayRoot(p.root), Reason: oneLine(err), Kind: scanner.KindError})
 		}
 		results = append(results, res)
 		if res.Interrupted {
@@ -261,7 +261,7 @@ func (a *app) writeReport(sf *scanFlags, res scanner.Result) error {
 	if f != nil || sf.format != "text" {
 		shown := 0
 		for _, s := range res.Coverage.Skipped {
-			if !s.Error {
+			if !s.IsError() {
 				continue
 			}
 			if shown == maxErrorLines {

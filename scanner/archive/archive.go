@@ -200,7 +200,7 @@ func (e *Expander) Wants(it scanner.Item, head []byte) bool {
 	}
 	lv, nested := e.levelOf(it)
 	if nested && lv.depth >= e.opts.MaxDepth {
-		e.report(lv.s, scanner.Skipped{Path: it.Path, Error: true,
+		e.report(lv.s, scanner.Skipped{Path: it.Path, Kind: scanner.KindError,
 			Reason: fmt.Sprintf("%s archive nested deeper than %d levels: scanned as raw bytes, members not opened", k, e.opts.MaxDepth)})
 		return false
 	}
@@ -213,7 +213,7 @@ func (e *Expander) report(s *session, sk scanner.Skipped) {
 		e.opts.Report(sk)
 		return
 	}
-	if sk.Error && s != nil {
+	if sk.IsError() && s != nil {
 		s.mu.Lock()
 		s.cut = append(s.cut, sk.Path+": "+sk.Reason)
 		s.mu.Unlock()
@@ -307,7 +307,7 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 	path := x.outer() + "!" + clean
 	if odd {
 		x.e.report(x.s, scanner.Skipped{Path: path,
-			Reason: fmt.Sprintf("member name %q rewritten to %q", name, clean)})
+			Reason: fmt.Sprintf("member name %q rewritten to %q", name, clean), Kind: scanner.KindExcluded})
 	}
 	child := scanner.Item{
 		Path:   path,

@@ -225,7 +225,7 @@ func TestDepthCap(t *testing.T) {
 	var got []scanner.Skipped
 	rep := func(s scanner.Skipped) { mu.Lock(); got = append(got, s); mu.Unlock() }
 	res = scan(t, Options{MaxDepth: 2, Report: rep}, dataItem("bundle.gz", nested(t, key)))
-	if len(res.Coverage.Skipped) != 0 || len(got) != 1 || got[0].Path != "bundle.gz!bundle.tar.gz!pkg/inner.zip" || !got[0].Error {
+	if len(res.Coverage.Skipped) != 0 || len(got) != 1 || got[0].Path != "bundle.gz!bundle.tar.gz!pkg/inner.zip" || !got[0].IsError() {
 		t.Errorf("engine skipped %+v, reported %+v", res.Coverage.Skipped, got)
 	}
 }
@@ -270,7 +270,7 @@ func TestZipBomb(t *testing.T) {
 		t.Fatalf("skipped %+v", res.Coverage.Skipped)
 	}
 	s := res.Coverage.Skipped[0]
-	if s.Path != "bomb.zip!zeros.bin" || !s.Error || !strings.Contains(s.Reason, "zip member decompresses more than 100:1") {
+	if s.Path != "bomb.zip!zeros.bin" || !s.IsError() || !strings.Contains(s.Reason, "zip member decompresses more than 100:1") {
 		t.Errorf("skipped %+v", s)
 	}
 }
@@ -341,7 +341,7 @@ func TestPathTricks(t *testing.T) {
 		t.Fatalf("reported %+v", got)
 	}
 	for _, s := range got {
-		if s.Error || !strings.Contains(s.Reason, "rewritten to") {
+		if s.IsError() || !strings.Contains(s.Reason, "rewritten to") {
 			t.Errorf("%+v", s)
 		}
 	}

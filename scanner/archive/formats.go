@@ -155,7 +155,7 @@ func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
 		}
 		if f.Flags&0x1 != 0 {
 			clean, _ := sanitizeName(f.Name)
-			x.e.report(x.s, scanner.Skipped{Path: x.outer() + "!" + clean, Error: true,
+			x.e.report(x.s, scanner.Skipped{Path: x.outer() + "!" + clean, Kind: scanner.KindError,
 				Reason: "encrypted zip member: not scanned"})
 			continue
 		}

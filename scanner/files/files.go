@@ -74,7 +74,7 @@ func (s *Source) root(ctx context.Context, feed scanner.Feed, root string) error
 	// A named path is followed even if it is a symlink.
 	info, err := os.Stat(root)
 	if err != nil {
-		feed.Skip(scanner.Skipped{Path: display, Reason: reason(err), Error: true})
+		feed.Skip(scanner.Skipped{Path: display, Reason: reason(err), Kind: scanner.KindError})
 		return nil
 	}
 	if !info.IsDir() {
@@ -123,7 +123,7 @@ func (w *walker) dir(ctx context.Context, abs, rel string) error {
 	entries, err := os.ReadDir(abs)
 	if err != nil {
 		// ReadDir returns what it could read along with the error.
-		w.feed.Skip(scanner.Skipped{Path: w.displayDir(rel), Reason: reason(err), Error: true})
+		w.feed.Skip(scanner.Skipped{Path: w.displayDir(rel), Reason: reason(err), Kind: scanner.KindError})
 	}
 	for _, e := range entries {
 		if err := ctx.Err(); err != nil {
@@ -138,12 +138,12 @@ func (w *walker) dir(ctx context.Context, abs, rel string) error {
 		mode := e.Type()
 		if mode&fs.ModeSymlink != 0 {
 			if !w.s.opts.FollowSymlinks {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "symlink not followed (use --follow-symlinks)"})
+				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "symlink not followed (use --follow-symlinks)", Kind: scanner.KindExcluded})
 				continue
 			}
 			info, err := os.Stat(childAbs)
 			if err != nil {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "broken symlink: " + reason(err)})
+				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "broken symlink: " + reason(err), Kind: scanner.KindExcluded})
 				continue
 			}
 			mode = info.Mode().Type()
@@ -155,7 +155,7 @@ func (w *walker) dir(ctx context.Context, abs, rel string) error {
 		switch {
 		case isDir:
 			if name == "objects" && isGitDir(rel) {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "git object storage: scanned by `xaiscan git`"})
+				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "git object storage: scanned by `xaiscan git`", Kind: scanner.KindExcluded})
 				continue
 			}
 			if w.seen != nil {
@@ -163,7 +163,7 @@ func (w *walker) dir(ctx context.Context, abs, rel string) error {
 				if err == nil {
 					if id, ok := idOf(info); ok {
 						if w.seen[id] {
-							w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "directory already scanned (symlink loop)"})
+							w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "directory already scanned (symlink loop)", Kind: scanner.KindExcluded})
 							continue
 						}
 						w.seen[id] = true
@@ -171,7 +171,7 @@ func (w *walker) dir(ctx context.Context, abs, rel string) error {
 				}
 			}
 			if strings.Count(childRel, "/") >= maxDepth {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: fmt.Sprintf("deeper than %d directories (symlink loop?)", maxDepth), Error: true})
+				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: fmt.Sprintf("deeper than %d directories (symlink loop?)", maxDepth), Kind: scanner.KindError})
 				continue
 			}
 			if err := w.dir(ctx, childAbs, childRel); err != nil {
@@ -182,7 +182,7 @@ func (w *walker) dir(ctx context.Context, abs, rel string) error {
 				return err
 			}
 		default:
-			w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: kindOf(mode) + " skipped (not a regular file)"})
+			w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: kindOf(mode) + " skipped (not a regular file)", Kind: scanner.KindExcluded})
 		}
 	}
 	return nil

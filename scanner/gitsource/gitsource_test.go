@@ -379,7 +379,7 @@ func TestHistoryMissingObject(t *testing.T) {
 				hit = &res.Coverage.Skipped[i]
 			}
 		}
-		if hit == nil || !hit.Error || !strings.Contains(hit.Reason, "missing") {
+		if hit == nil || !hit.IsError() || !strings.Contains(hit.Reason, "missing") {
 			t.Errorf("%+v: want the lost blob named in skipped, got %+v", o, res.Coverage.Skipped)
 		}
 		if !res.Coverage.Partial() {

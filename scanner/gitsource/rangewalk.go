@@ -175,7 +175,7 @@ func (s *Source) revWalk(include, exclude []plumbing.Hash) ([]*commitInfo, error
 			if errors.Is(err, errMissing) {
 				s.reportMissing(h, what)
 			} else {
-				s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: fmt.Sprintf("cannot read %s: %v", what, err), Error: true})
+				s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: fmt.Sprintf("cannot read %s: %v", what, err), Kind: scanner.KindError})
 			}
 			flags[h] = &walkFlag{uninteresting: unint}
 			return

@@ -270,7 +270,7 @@ func New(repoPath string, o Options) (*Source, error) {
 func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 	s.feed = feed
 	for _, p := range s.storeErrs {
-		feed.Skip(scanner.Skipped{Path: p.path, Reason: p.reason, Error: true})
+		feed.Skip(scanner.Skipped{Path: p.path, Reason: p.reason, Kind: scanner.KindError})
 	}
 	if len(s.shallow) > 0 {
 		feed.Note(fmt.Sprintf("shallow clone: history is truncated at %d commit(s); older commits were not scanned, and keys they introduced are attributed to the oldest commit present", len(s.shallow)))
@@ -309,9 +309,9 @@ func (s *Source) reportMissing(h plumbing.Hash, what string) {
 	}
 	switch {
 	case n <= s.opts.MaxSkipped:
-		s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: reason, Error: true})
+		s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: reason, Kind: scanner.KindError})
 	case n == s.opts.MaxSkipped+1:
-		s.feed.Skip(scanner.Skipped{Path: "(more objects)", Reason: fmt.Sprintf("more than %d objects are missing; only the first are listed", s.opts.MaxSkipped), Error: true})
+		s.feed.Skip(scanner.Skipped{Path: "(more objects)", Reason: fmt.Sprintf("more than %d objects are missing; only the first are listed", s.opts.MaxSkipped), Kind: scanner.KindError})
 	}
 }
 
@@ -332,7 +332,7 @@ func (s *Source) reportUnreadable(h plumbing.Hash, what string, err error) {
 	s.missing[h] = true
 	s.mu.Unlock()
 	if !dup {
-		s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: fmt.Sprintf("cannot read %s: %v", what, err), Error: true})
+		s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: fmt.Sprintf("cannot read %s: %v", what, err), Kind: scanner.KindError})
 	}
 }
 

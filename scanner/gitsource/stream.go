@@ -74,7 +74,7 @@ func (s *Source) streamItems(ctx context.Context, feed scanner.Feed, want map[pl
 	for pi, p := range s.st.packs {
 		ps, err := s.indexPack(pi, p, &cached, want)
 		if err != nil {
-			feed.Skip(scanner.Skipped{Path: relPack(p.path), Reason: err.Error(), Error: true})
+			feed.Skip(scanner.Skipped{Path: relPack(p.path), Reason: err.Error(), Kind: scanner.KindError})
 			continue
 		}
 		// A truncated pack fails every entry past the cut: list the
@@ -94,7 +94,7 @@ func (s *Source) streamItems(ctx context.Context, feed scanner.Feed, want map[pl
 			}
 		}
 		if bad > s.opts.MaxSkipped {
-			feed.Skip(scanner.Skipped{Path: relPack(p.path), Reason: fmt.Sprintf("%d more unreadable objects in this pack are not listed one by one", bad-s.opts.MaxSkipped), Error: true})
+			feed.Skip(scanner.Skipped{Path: relPack(p.path), Reason: fmt.Sprintf("%d more unreadable objects in this pack are not listed one by one", bad-s.opts.MaxSkipped), Kind: scanner.KindError})
 		}
 		streams = append(streams, ps)
 	}
@@ -119,7 +119,7 @@ func (s *Source) streamItems(ctx context.Context, feed scanner.Feed, want map[pl
 	for _, lo := range loose {
 		typ, size, err := looseType(lo.path)
 		if err != nil {
-			feed.Skip(scanner.Skipped{Path: lo.h.String(), Reason: fmt.Sprintf("loose object %s: %v", lo.path, err), Error: true})
+			feed.Skip(scanner.Skipped{Path: lo.h.String(), Reason: fmt.Sprintf("loose object %s: %v", lo.path, err), Kind: scanner.KindError})
 			continue
 		}
 		h, path := lo.h, lo.path

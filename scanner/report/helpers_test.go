@@ -94,10 +94,10 @@ func richFixture() fixture {
 			Coverage: scanner.Coverage{
 				Files: 3, Blobs: 340, Commits: 56, Bytes: 1536,
 				Skipped: []scanner.Skipped{
-					{Path: "link1", Reason: "symlink (not followed)"},
-					{Path: "link2", Reason: "symlink (not followed)"},
-					{Path: "private/key.pem", Reason: "open: permission denied", Error: true},
-					{Path: "pipe", Reason: "not a regular file"},
+					{Path: "link1", Reason: "symlink (not followed)", Kind: scanner.KindExcluded},
+					{Path: "link2", Reason: "symlink (not followed)", Kind: scanner.KindExcluded},
+					{Path: "private/key.pem", Reason: "open: permission denied", Kind: scanner.KindError},
+					{Path: "pipe", Reason: "not a regular file", Kind: scanner.KindExcluded},
 				},
 				Notes: []string{"shallow clone: history before the graft is not scanned"},
 			},

@@ -48,7 +48,7 @@ func TestJSONFieldNames(t *testing.T) {
 	res := scanner.Result{
 		Findings: []scanner.Finding{file, git},
 		Coverage: scanner.Coverage{Files: 1, Blobs: 2, Commits: 3, Bytes: 4,
-			Skipped: []scanner.Skipped{{Path: "p", Reason: "r"}}},
+			Skipped: []scanner.Skipped{{Path: "p", Reason: "r", Kind: scanner.KindExcluded}}},
 	}
 	out := render(t, "json", res, Options{Version: "1.2.3"})
 	m := decodeMap(t, out)

@@ -201,7 +201,7 @@ func (r *redactor) coverage(c scanner.Coverage) scanner.Coverage {
 	out := c
 	out.Skipped = make([]scanner.Skipped, len(c.Skipped))
 	for i, s := range c.Skipped {
-		out.Skipped[i] = scanner.Skipped{Path: r.str(s.Path), Reason: r.str(s.Reason), Error: s.Error}
+		out.Skipped[i] = scanner.Skipped{Path: r.str(s.Path), Reason: r.str(s.Reason), Kind: s.Kind}
 	}
 	if c.Notes != nil {
 		out.Notes = make([]string, len(c.Notes))
@@ -262,7 +262,7 @@ func ruleName(id string) string {
 func skipSummaries(skipped []scanner.Skipped, r *redactor) []string {
 	counts := map[string]int{}
 	for _, s := range skipped {
-		if !s.Error {
+		if !s.IsError() {
 			counts[r.str(s.Reason)]++
 		}
 	}

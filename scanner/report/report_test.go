@@ -71,7 +71,7 @@ func TestRedactionOfFreeFormFields(t *testing.T) {
 		Findings: []scanner.Finding{f, glued},
 		Coverage: scanner.Coverage{
 			Skipped: []scanner.Skipped{
-				{Path: "x/" + stray, Reason: "bad " + k, Error: true},
+				{Path: "x/" + stray, Reason: "bad " + k, Kind: scanner.KindError},
 				{Path: "y", Reason: "skipped for " + stray},
 			},
 			Notes: []string{"note " + k},

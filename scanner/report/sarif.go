@@ -224,7 +224,7 @@ func sarifInvocationOf(res scanner.Result, r *redactor) sarifInvocation {
 		})
 	}
 	for _, s := range res.Coverage.Skipped {
-		if !s.Error {
+		if !s.IsError() {
 			continue
 		}
 		n := sarifNotification{Level: "error"}

@@ -72,9 +72,9 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 		}},
 		"commit message": {Findings: []scanner.Finding{messageFinding(k, commitA)}},
 		"skipped errors": {Coverage: scanner.Coverage{Skipped: []scanner.Skipped{
-			{Path: "x", Reason: "permission denied", Error: true},
-			{Path: "", Reason: "corrupt pack", Error: true},
-			{Path: "l", Reason: "symlink"},
+			{Path: "x", Reason: "permission denied", Kind: scanner.KindError},
+			{Path: "", Reason: "corrupt pack", Kind: scanner.KindError},
+			{Path: "l", Reason: "symlink", Kind: scanner.KindExcluded},
 		}, Notes: []string{"shallow"}}},
 		"verification and everything": fx.res,
 		"interrupted":                 {Interrupted: true, Findings: fx.res.Findings},

@@ -306,7 +306,7 @@ func (t *textWriter) summary(res scanner.Result) {
 	}
 	var errs []scanner.Skipped
 	for _, s := range cov.Skipped {
-		if s.Error {
+		if s.IsError() {
 			errs = append(errs, s)
 		}
 	}

@@ -183,7 +183,7 @@ func TestTextCapsUnreadableList(t *testing.T) {
 	var res scanner.Result
 	for i := 0; i < maxListedErrors+30; i++ {
 		res.Coverage.Skipped = append(res.Coverage.Skipped,
-			scanner.Skipped{Path: "broken" + strings.Repeat("x", i%3) + ".zip", Reason: "truncated", Error: true})
+			scanner.Skipped{Path: "broken" + strings.Repeat("x", i%3) + ".zip", Reason: "truncated", Kind: scanner.KindError})
 	}
 	out := render(t, "text", res, Options{})
 	if n := strings.Count(out, ": truncated"); n != maxListedErrors {

@@ -117,7 +117,7 @@ func summary(res scanner.Result) string {
 		fmt.Fprintf(&b, "%s:%d:%d %s; ", f.Path, f.Line, f.Column, f.Fingerprint[:8])
 	}
 	for _, s := range res.Coverage.Skipped {
-		fmt.Fprintf(&b, "skip %s %v; ", s.Path, s.Error)
+		fmt.Fprintf(&b, "skip %s %v; ", s.Path, s.IsError())
 	}
 	fmt.Fprintf(&b, "files %d", res.Coverage.Files)
 	return b.String()

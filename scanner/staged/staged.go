@@ -163,13 +163,13 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 	for _, p := range unmerged {
 		// Git refuses to commit an unmerged path; once resolved and
 		// added, it is a stage-0 entry and is scanned.
-		feed.Skip(scanner.Skipped{Path: p, Reason: "unmerged (conflict not resolved): git cannot commit it until it is resolved and added"})
+		feed.Skip(scanner.Skipped{Path: p, Reason: "unmerged (conflict not resolved): git cannot commit it until it is resolved and added", Kind: scanner.KindExcluded})
 	}
 	feed.Expect(int64(len(s.todo)))
 	for _, e := range s.todo {
 		data, err := s.readBlob(e.hash)
 		if err != nil {
-			feed.Skip(scanner.Skipped{Path: e.name, Reason: fmt.Sprintf("staged blob %s: %v", e.hash, err), Error: true})
+			feed.Skip(scanner.Skipped{Path: e.name, Reason: fmt.Sprintf("staged blob %s: %v", e.hash, err), Kind: scanner.KindError})
 			continue
 		}
 		it := scanner.Item{
@@ -263,7 +263,7 @@ func (s *Source) consider(e entry, old plumbing.Hash, inHead bool, feed scanner.
 	case inHead && e.hash == old:
 	case e.intentToAdd, e.mode == filemode.Dir, e.hash == emptyBlob:
 	case e.mode == filemode.Submodule:
-		feed.Skip(scanner.Skipped{Path: e.name, Reason: "submodule (gitlink): its commits are checked in its own repository"})
+		feed.Skip(scanner.Skipped{Path: e.name, Reason: "submodule (gitlink): its commits are checked in its own repository", Kind: scanner.KindExcluded})
 	default:
 		if inHead {
 			s.old[e.name] = old

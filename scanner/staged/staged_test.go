@@ -165,7 +165,7 @@ func TestMergeConflict(t *testing.T) {
 	// Unmerged: recorded, not an error, no findings.
 	res := scan(t, r.dir)
 	wantFindings(t, res)
-	if len(res.Coverage.Skipped) != 1 || res.Coverage.Skipped[0].Path != "f.txt" || res.Coverage.Skipped[0].Error {
+	if len(res.Coverage.Skipped) != 1 || res.Coverage.Skipped[0].Path != "f.txt" || res.Coverage.Skipped[0].IsError() {
 		t.Errorf("skipped = %+v", res.Coverage.Skipped)
 	}
 	// Resolved with the side's content: that key was committed on the
