@@ -96,7 +96,9 @@ type Skipped struct {
 func (s Skipped) IsError() bool { return s.Kind == KindError }
 
 // ErrorAt is a coverage error: path was to be read and could not be.
-func ErrorAt(path, reason string) Skipped { return Skipped{Path: path, Reason: reason, Kind: KindError} }
+func ErrorAt(path, reason string) Skipped {
+	return Skipped{Path: path, Reason: reason, Kind: KindError}
+}
 
 // NoteAt is a coverage note: path was read as far as anything can read it.
 func NoteAt(path, reason string) Skipped { return Skipped{Path: path, Reason: reason, Kind: KindNote} }
