@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"mime"
 	"net"
 	"net/http"
 	neturl "net/url"
@@ -14,16 +15,25 @@ import (
 	"time"
 )
 
-// maxBody bounds how much of a response is read: the answers we parse are
-// a few hundred bytes, and a misbehaving endpoint must not exhaust memory.
-const maxBody = 1 << 20
+// MaxBody bounds how much of a response is read: the answers we parse are
+// a few hundred bytes, and a misbehaving endpoint (a captive portal, a
+// broken proxy, a hostile server) must not exhaust memory or time. A
+// longer body is not read on: its answer is Oversized, which decides
+// nothing.
+const MaxBody = 1 << 20
 
 // Response is the outcome of Send: the last attempt's status and body.
 type Response struct {
 	// Status is the HTTP status of the last attempt.
 	Status int
-	// Body is the start (at most 1 MiB) of the last attempt's body.
+	// Body is the start (at most MaxBody bytes) of the last attempt's body.
 	Body []byte
+	// Oversized is set when the body was longer than MaxBody; Body then
+	// holds only its start, and no answer may be read from it.
+	Oversized bool
+	// ContentType is the media type of the body, lowercased, without
+	// parameters ("application/json"); empty when none was sent.
+	ContentType string
 	// Attempts is how many requests were sent.
 	Attempts int
 	// RetryAfter is the wait the server asked for on the last attempt, if
@@ -49,14 +59,15 @@ func (v *Verifier) Send(ctx context.Context, method, url, token string) (Respons
 		if err := v.acquire(ctx); err != nil {
 			return resp, fmt.Errorf("%s %s: %w", method, url, err)
 		}
-		status, body, header, err := v.attempt(ctx, method, url, token)
+		got, header, err := v.attempt(ctx, method, url, token)
 		v.release()
 		resp.Attempts++
 		if err != nil {
 			return resp, fmt.Errorf("%s %s: %w", method, url, err)
 		}
-		resp.Status, resp.Body, resp.RetryAfter = status, body, 0
-		if !retryable(status) || attempt >= v.cfg.Retries {
+		got.Attempts = resp.Attempts
+		resp = got
+		if !retryable(resp.Status) || attempt >= v.cfg.Retries {
 			return resp, nil
 		}
 		wait := v.backoff(attempt)
@@ -95,30 +106,49 @@ func (v *Verifier) acquire(ctx context.Context) error {
 
 func (v *Verifier) release() { <-v.sem }
 
-// attempt sends one request under the per-request timeout, body included.
-func (v *Verifier) attempt(parent context.Context, method, url, token string) (int, []byte, http.Header, error) {
+// attempt sends one request under the per-request timeout, body included:
+// a server that trickles an endless body is cut off by the same deadline
+// as one that never answers, and one that sends a huge body fast is cut
+// off after MaxBody bytes.
+func (v *Verifier) attempt(parent context.Context, method, url, token string) (Response, http.Header, error) {
 	ctx, cancel := context.WithTimeout(parent, v.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("building request: %w", err)
+		return Response{}, nil, fmt.Errorf("building request: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("User-Agent", v.cfg.UserAgent)
 	req.Header.Set("Accept", "application/json")
 	res, err := v.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return 0, nil, nil, v.cleanErr(parent, err)
+		return Response{}, nil, v.cleanErr(parent, err)
 	}
+	// Closing without draining drops the connection: the price of never
+	// reading more than MaxBody+1 bytes of anything.
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(res.Body, MaxBody+1))
 	if err != nil {
-		return 0, nil, nil, v.cleanErr(parent, fmt.Errorf("reading response: %w", err))
+		return Response{}, nil, v.cleanErr(parent, fmt.Errorf("reading response: %w", err))
 	}
-	// Drain a little more so the connection can be reused; give up on
-	// anything larger.
-	_, _ = io.CopyN(io.Discard, res.Body, 4<<10)
-	return res.StatusCode, body, res.Header, nil
+	out := Response{Status: res.StatusCode, Body: body, ContentType: mediaType(res.Header.Get("Content-Type"))}
+	if len(body) > MaxBody {
+		out.Body, out.Oversized = body[:MaxBody], true
+	}
+	return out, res.Header, nil
+}
+
+// mediaType returns the lowercased media type of a Content-Type header
+// value, or "" when there is none or it does not parse.
+func mediaType(h string) string {
+	if h == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(h)
+	if err != nil {
+		return ""
+	}
+	return mt
 }
 
 // ErrTimeout is wrapped by Send's error when an attempt timed out.

@@ -7,7 +7,11 @@
 // per-request timeout and retries on 429 and 5xx that honour Retry-After.
 // The answer is one of live, dead or unknown, classified exactly as DESIGN
 // §5 says, plus what the response tells about the key's blast radius (its
-// name and ACLs).
+// name and ACLs). Server answers are untrusted: live and dead are read
+// only from an answer of the documented shape (a JSON object, within
+// MaxBody, with the deciding fields present and well-typed); anything
+// else is unknown with the reason, and every string echoed from an answer
+// is cleaned (shortened, control characters escaped, keys redacted).
 //
 // Keys are sent only to the two configured endpoints, over HTTPS (plain
 // HTTP only to a loopback address, for tests and local proxies), redirects

@@ -2,7 +2,6 @@ package verify
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -172,7 +171,7 @@ func (v *Verifier) Lookup(ctx context.Context, key string) Result {
 		case <-c.done:
 			return c.res
 		case <-ctx.Done():
-			return Result{Status: Unknown, Detail: map[string]any{"reason": "cancelled"}}
+			return unknown(ReasonInterrupted, 0)
 		}
 	}
 
@@ -196,22 +195,14 @@ func (v *Verifier) Lookup(ctx context.Context, key string) Result {
 	return c.res
 }
 
-// apiKeyInfo is the answer of GET /v1/api-key. Only what classifies the
-// key or tells its blast radius is kept; user ids are left out of reports.
-type apiKeyInfo struct {
-	RedactedAPIKey string   `json:"redacted_api_key"`
-	Name           string   `json:"name"`
-	TeamID         string   `json:"team_id"`
-	ACLs           []string `json:"acls"`
-	APIKeyID       string   `json:"api_key_id"`
-	TeamBlocked    bool     `json:"team_blocked"`
-	APIKeyBlocked  bool     `json:"api_key_blocked"`
-	APIKeyDisabled bool     `json:"api_key_disabled"`
-}
+// ReasonInterrupted is the reason given for a key whose check was cut
+// short by cancellation (Ctrl-C): it got no answer, so it is unknown.
+const ReasonInterrupted = "interrupted before an answer"
 
-// checkAPIKey classifies an inference key exactly as DESIGN §5 says: 200
-// with no blocking flag → live; 200 with any flag, 400 or 401 → dead;
-// anything else → unknown.
+// checkAPIKey classifies an inference key as DESIGN §5 says: a
+// well-formed 200 with no blocking flag → live; a well-formed 200 with a
+// flag, 400 or 401 → dead; anything else, a malformed 200 included →
+// unknown.
 func (v *Verifier) checkAPIKey(ctx context.Context, key string) Result {
 	resp, err := v.Send(ctx, http.MethodGet, v.cfg.APIBase+APIKeyPath, key)
 	if err != nil {
@@ -219,76 +210,102 @@ func (v *Verifier) checkAPIKey(ctx context.Context, key string) Result {
 	}
 	switch resp.Status {
 	case http.StatusOK:
-		var info apiKeyInfo
-		body := strings.TrimSpace(string(resp.Body))
-		if !strings.HasPrefix(body, "{") || json.Unmarshal(resp.Body, &info) != nil {
-			// The flags decide live or dead; without them we cannot.
-			return unknown("unexpected response: not the JSON of /v1/api-key", resp.Status)
-		}
-		d := map[string]any{}
-		put(d, "name", info.Name)
-		put(d, "team_id", info.TeamID)
-		put(d, "api_key_id", info.APIKeyID)
-		if info.ACLs != nil {
-			acls := make([]string, len(info.ACLs))
-			for i, a := range info.ACLs {
-				acls[i] = audit.Scrub(a)
-			}
-			d["acls"] = acls
-		}
-		res := Result{Status: Live, Detail: d, APIKeyID: info.APIKeyID}
-		var why []string
-		for _, flag := range []struct {
-			set  bool
-			name string
-			text string
-		}{
-			{info.APIKeyDisabled, "api_key_disabled", "key disabled"},
-			{info.APIKeyBlocked, "api_key_blocked", "key blocked"},
-			{info.TeamBlocked, "team_blocked", "team blocked"},
-		} {
-			if flag.set {
-				d[flag.name] = true
-				why = append(why, flag.text)
-			}
-		}
-		if len(why) > 0 {
-			res.Status = Dead
-			d["reason"] = strings.Join(why, ", ")
-		}
-		return res
+		return classifyAPIKey(resp, key)
 	case http.StatusBadRequest, http.StatusUnauthorized:
-		return Result{Status: Dead, Detail: map[string]any{
-			"reason":      fmt.Sprintf("key rejected (HTTP %d)", resp.Status),
-			"http_status": resp.Status,
-		}}
+		return rejected("key rejected", resp)
 	default:
 		return unknownFromStatus(resp)
 	}
 }
 
-// checkManagement validates a management key. The docs give no response
-// schema for the validation endpoint, so the classification mirrors the
-// inference key's: 200 → live (with name and ACLs if the body has them),
+// classifyAPIKey reads a 200 answer of GET /v1/api-key. xAI documents it
+// as a JSON object whose fields are all required; the ones that decide or
+// identify are checked: the three blocking flags must be present and
+// boolean, api_key_id and redacted_api_key present and strings (the id
+// usable in a DELETE path), name, team_id and acls well-typed when
+// present, and the redacted key must be this key's. Only then does the
+// answer say live or dead: `{}` would otherwise read as "no flag set".
+func classifyAPIKey(resp Response, key string) Result {
+	obj, why := readObject(resp)
+	if why != "" {
+		return unknown("unexpected answer to GET "+APIKeyPath+": "+why, resp.Status)
+	}
+	var p problems
+	flags := []struct {
+		name, text string
+		set        bool
+	}{
+		{name: "api_key_disabled", text: "key disabled"},
+		{name: "api_key_blocked", text: "key blocked"},
+		{name: "team_blocked", text: "team blocked"},
+	}
+	for i := range flags {
+		flags[i].set = obj.boolField(flags[i].name, &p)
+	}
+	id := obj.stringField("api_key_id", true, &p)
+	if id != "" && !ValidID(id) {
+		p.add("api_key_id is not an id")
+	}
+	redacted := obj.stringField("redacted_api_key", true, &p)
+	name := obj.stringField("name", false, &p)
+	team := obj.stringField("team_id", false, &p)
+	acls, hasACLs := obj.stringsField("acls", &p)
+	if len(p) > 0 {
+		return unknown("malformed answer to GET "+APIKeyPath+": "+p.String(), resp.Status)
+	}
+	if !sameKey(redacted, key) {
+		return unknown(fmt.Sprintf("the answer to GET %s is about another key (%s)", APIKeyPath, clean(redacted, 16)), resp.Status)
+	}
+
+	d := map[string]any{}
+	put(d, "name", name)
+	put(d, "team_id", team)
+	put(d, "api_key_id", id)
+	if hasACLs {
+		d["acls"] = cleanList(acls)
+	}
+	res := Result{Status: Live, Detail: d, APIKeyID: id}
+	var reasons []string
+	for _, f := range flags {
+		if f.set {
+			d[f.name] = true
+			reasons = append(reasons, f.text)
+		}
+	}
+	if len(reasons) > 0 {
+		res.Status = Dead
+		d["reason"] = strings.Join(reasons, ", ")
+	}
+	return res
+}
+
+// sameKey reports whether an answer's redacted_api_key can be this key's:
+// in the documented form ("xai-..." and the last four characters) it must
+// end like key; another form cannot be compared and is accepted. A
+// caching proxy that mixes up answers must not make the revoker delete
+// another key's id.
+func sameKey(redacted, key string) bool {
+	const form = "xai-..."
+	if !strings.HasPrefix(redacted, form) || len(redacted) != len(form)+4 {
+		return true
+	}
+	return strings.HasSuffix(key, redacted[len(form):])
+}
+
+// checkManagement validates a management key: a well-formed 200 → live,
 // 400 or 401 → dead, anything else → unknown. 403 in particular stays
 // unknown: calling a live key dead would keep it from the hook, the worse
 // mistake.
 func (v *Verifier) checkManagement(ctx context.Context, key string) Result {
 	resp, err := v.Send(ctx, http.MethodGet, v.cfg.MgmtBase+MgmtValidationPath, key)
-	if err != nil {
-		r := unknownFromErr(err)
-		r.Management = true
-		return r
-	}
 	var r Result
-	switch resp.Status {
-	case http.StatusOK:
-		r = Result{Status: Live, Detail: managementDetail(resp.Body)}
-	case http.StatusBadRequest, http.StatusUnauthorized:
-		r = Result{Status: Dead, Detail: map[string]any{
-			"reason":      fmt.Sprintf("management key rejected (HTTP %d)", resp.Status),
-			"http_status": resp.Status,
-		}}
+	switch {
+	case err != nil:
+		r = unknownFromErr(err)
+	case resp.Status == http.StatusOK:
+		r = classifyManagement(resp)
+	case resp.Status == http.StatusBadRequest || resp.Status == http.StatusUnauthorized:
+		r = rejected("management key rejected", resp)
 	default:
 		r = unknownFromStatus(resp)
 	}
@@ -296,45 +313,64 @@ func (v *Verifier) checkManagement(ctx context.Context, key string) Result {
 	return r
 }
 
-// managementDetail picks the blast-radius fields out of a validation
-// answer whose schema is not documented: a name, the ACLs or scopes under
-// any of their usual spellings, the team. Everything else (which might
-// include identifiers of people) is left out.
-func managementDetail(body []byte) map[string]any {
-	d := map[string]any{}
-	var raw map[string]any
-	if json.Unmarshal(body, &raw) != nil {
-		return d
-	}
-	if s, ok := raw["name"].(string); ok {
-		put(d, "name", s)
-	}
-	for _, k := range []string{"teamId", "team_id"} {
-		if s, ok := raw[k].(string); ok && d["team_id"] == nil {
-			put(d, "team_id", s)
-		}
-	}
-	for _, k := range []string{"acls", "aclStrings", "acl_strings", "scopes", "permissions"} {
-		list, ok := raw[k].([]any)
-		if !ok || d["acls"] != nil {
-			continue
-		}
-		acls := []string{}
-		for _, a := range list {
-			if s, ok := a.(string); ok {
-				acls = append(acls, audit.Scrub(s))
-			}
-		}
-		d["acls"] = acls
-	}
-	return d
+// CheckManagementKey validates key with GET
+// {mgmt}/auth/management-keys/validation and classifies the answer as
+// --verify does, without caching it or writing an audit entry. The
+// revoker checks its own management key with it.
+func (v *Verifier) CheckManagementKey(ctx context.Context, key string) Result {
+	return v.checkManagement(ctx, key)
 }
 
-// put sets d[k] to v, scrubbed, unless v is empty: answers are echoed
-// into reports, and no key may ride along.
+// classifyManagement reads a 200 answer of the validation endpoint. xAI's
+// published example answer is
+//
+//	{"apiKeyId": "...", "teamId": "...", "scope": "SCOPE_TEAM", "scopeId": "...", "name": "..."}
+//
+// so live needs a JSON object naming the key (apiKeyId, a non-empty
+// string) and its owner (teamId or scopeId, a non-empty string), with
+// scope and name strings when present. ACLs, which the example does not
+// show, are reported when present under a usual spelling and ignored
+// otherwise.
+func classifyManagement(resp Response) Result {
+	obj, why := readObject(resp)
+	if why != "" {
+		return unknown("unexpected answer to GET "+MgmtValidationPath+": "+why, resp.Status)
+	}
+	var p problems
+	id := obj.stringField("apiKeyId", true, &p)
+	team := obj.stringField("teamId", false, &p)
+	scope := obj.stringField("scope", false, &p)
+	scopeID := obj.stringField("scopeId", false, &p)
+	name := obj.stringField("name", false, &p)
+	if len(p) == 0 && team == "" && scopeID == "" {
+		p.add("neither teamId nor scopeId is set")
+	}
+	if len(p) > 0 {
+		return unknown("malformed answer to GET "+MgmtValidationPath+": "+p.String(), resp.Status)
+	}
+	if team == "" && scope == "SCOPE_TEAM" {
+		team = scopeID
+	}
+	d := map[string]any{}
+	put(d, "name", name)
+	put(d, "team_id", team)
+	put(d, "scope", scope)
+	put(d, "api_key_id", id)
+	var ignored problems // undocumented: a mistyped list decides nothing
+	for _, k := range []string{"acls", "aclStrings", "acl_strings", "scopes", "permissions"} {
+		if list, ok := obj.stringsField(k, &ignored); ok {
+			d["acls"] = cleanList(list)
+			break
+		}
+	}
+	return Result{Status: Live, Detail: d}
+}
+
+// put sets d[k] to v, cleaned, unless v is empty: answers are echoed into
+// reports, and neither a key nor a terminal sequence may ride along.
 func put(d map[string]any, k, v string) {
 	if v != "" {
-		d[k] = audit.Scrub(v)
+		d[k] = clean(v, maxFieldLen)
 	}
 }
 
@@ -346,6 +382,24 @@ func unknown(reason string, status int) Result {
 	return Result{Status: Unknown, Detail: d}
 }
 
+// rejected is the dead verdict of a 400 or 401.
+func rejected(what string, resp Response) Result {
+	d := map[string]any{
+		"reason":      fmt.Sprintf("%s (HTTP %d)", what, resp.Status),
+		"http_status": resp.Status,
+	}
+	putMessage(d, resp)
+	return Result{Status: Dead, Detail: d}
+}
+
+// putMessage adds what the server said about an error, cleaned and short,
+// as server_message: shown to the user, never used to decide.
+func putMessage(d map[string]any, resp Response) {
+	if m := serverMessage(resp); m != "" {
+		d["server_message"] = m
+	}
+}
+
 // unknownFromErr explains a transport failure. The error comes from Send,
 // which never includes the key; scrub anyway.
 func unknownFromErr(err error) Result {
@@ -353,22 +407,25 @@ func unknownFromErr(err error) Result {
 	case errors.Is(err, ErrTimeout):
 		return unknown(audit.Scrub(err.Error()), 0)
 	case errors.Is(err, context.Canceled):
-		return unknown("cancelled", 0)
+		return unknown(ReasonInterrupted, 0)
 	default:
-		return unknown("request failed: "+audit.Scrub(err.Error()), 0)
+		return unknown("request failed: "+clean(err.Error(), maxMessageLen), 0)
 	}
 }
 
 // unknownFromStatus explains an answer that decides nothing.
 func unknownFromStatus(resp Response) Result {
+	var r Result
 	switch {
 	case resp.Status == http.StatusTooManyRequests && resp.RetryAfter > 0:
-		return unknown(fmt.Sprintf("rate limited (HTTP 429): asked to retry after %s", resp.RetryAfter), resp.Status)
+		r = unknown(fmt.Sprintf("rate limited (HTTP 429): asked to retry after %s", resp.RetryAfter), resp.Status)
 	case resp.Status == http.StatusTooManyRequests:
-		return unknown(fmt.Sprintf("rate limited (HTTP 429) after %d attempts", resp.Attempts), resp.Status)
+		r = unknown(fmt.Sprintf("rate limited (HTTP 429) after %d attempts", resp.Attempts), resp.Status)
 	case resp.Status >= 500:
-		return unknown(fmt.Sprintf("server error (HTTP %d) after %d attempts", resp.Status, resp.Attempts), resp.Status)
+		r = unknown(fmt.Sprintf("server error (HTTP %d) after %d attempts", resp.Status, resp.Attempts), resp.Status)
 	default:
-		return unknown(fmt.Sprintf("unexpected answer (HTTP %d)", resp.Status), resp.Status)
+		r = unknown(fmt.Sprintf("unexpected answer (HTTP %d)", resp.Status), resp.Status)
 	}
+	putMessage(r.Detail, resp)
+	return r
 }

@@ -85,7 +85,8 @@ func TestVerifyClassifiesAndSendsOneRequestPerKey(t *testing.T) {
 		"401":          {xaitest.APIKey{Mode: xaitest.Unauthorized}, Dead, "key rejected (HTTP 401)", 1},
 		"403":          {xaitest.APIKey{Mode: xaitest.Forbidden}, Unknown, "unexpected answer (HTTP 403)", 1},
 		"500":          {xaitest.APIKey{Mode: xaitest.ServerError}, Unknown, "server error (HTTP 500) after 3 attempts", 3},
-		"garbage":      {xaitest.APIKey{Mode: xaitest.Garbage}, Unknown, "unexpected response: not the JSON of /v1/api-key", 1},
+		"garbage":      {xaitest.APIKey{Mode: xaitest.Garbage}, Unknown, "unexpected answer to GET /v1/api-key: the answer is not JSON (Content-Type text/html)", 1},
+		"empty":        {xaitest.APIKey{Mode: xaitest.Empty}, Unknown, "malformed answer to GET /v1/api-key: api_key_disabled is missing, api_key_blocked is missing, team_blocked is missing, api_key_id is missing and 1 more", 1},
 	}
 	keys := map[string]string{}
 	var all []string
@@ -293,8 +294,11 @@ func TestManagementKeys(t *testing.T) {
 		}
 	}
 	d := findings[0].VerificationDetail
-	if d["name"] != "ops" || d["team_id"] != "team-1" {
+	if d["name"] != "ops" || d["team_id"] != "team-1" || d["scope"] != "SCOPE_TEAM" {
 		t.Errorf("live management detail %v", d)
+	}
+	if acls, _ := d["acls"].([]string); len(acls) != 1 || acls[0] != "team:admin" {
+		t.Errorf("live management acls %v", d["acls"])
 	}
 	for _, k := range []string{live, dead, forbidden} {
 		if n := fake.Count(http.MethodGet, "/auth/management-keys/validation", k); n != 1 {

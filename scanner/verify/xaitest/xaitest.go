@@ -9,11 +9,13 @@ package xaitest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Mode is how the fake answers for a key.
@@ -32,7 +34,25 @@ const (
 	ServerError  Mode = "500"          // always 500
 	Hang         Mode = "hang"         // never answers (until the client gives up)
 	Garbage      Mode = "garbage"      // 200 with a body that is not JSON
+	Empty        Mode = "empty"        // 200 with {}
+	Partial      Mode = "partial"      // 200 with one blocking flag only
+	WrongTypes   Mode = "wrong-types"  // 200 with the flags as strings ("false")
+	OtherKey     Mode = "other-key"    // 200, well formed, but for another key
+	Huge         Mode = "huge"         // 200 with a JSON content type and 5 GB of spaces, streamed
 )
+
+// HugeSize is how much a Huge answer would send if the client read it all.
+const HugeSize = 5 << 30
+
+// Answer is a raw answer, for tests of what the client makes of answers
+// xAI would never send.
+type Answer struct {
+	Status      int
+	ContentType string // "" sends no Content-Type at all
+	Body        string
+	// Header is sent as is (Retry-After ...).
+	Header map[string]string
+}
 
 // APIKey configures an inference key.
 type APIKey struct {
@@ -45,6 +65,8 @@ type APIKey struct {
 	Fail429, Fail500 int
 	// RetryAfter is the Retry-After header sent with 429s ("" = none).
 	RetryAfter string
+	// Answer, if set, is sent instead of what Mode says.
+	Answer *Answer
 }
 
 // MgmtKey configures a management key.
@@ -57,6 +79,12 @@ type MgmtKey struct {
 	// DeleteStatus, if set, is the status every DELETE made with this
 	// key answers (403, 500 ...) instead of deleting.
 	DeleteStatus int
+	// DeleteAnswer, if set, is what a DELETE answers after deleting: a
+	// server that deletes but answers garbage.
+	DeleteAnswer *Answer
+	// Answer, if set, is sent to the validation request instead of what
+	// Mode says.
+	Answer *Answer
 }
 
 // Request is a request the fake received.
@@ -78,6 +106,7 @@ type Server struct {
 	seen     map[string]int // requests per key, for Fail429/Fail500
 	deleted  []string
 	requests []Request
+	streamed int64 // bytes of Huge bodies written
 	release  chan struct{}
 }
 
@@ -131,6 +160,28 @@ func (s *Server) Count(method, path, token string) int {
 	return n
 }
 
+// WaitFor waits until at least n requests like Count's have arrived, or
+// timeout passes, and reports whether they did. Tests use it to act (send
+// a signal) while a request is in flight, without guessing with sleeps.
+func (s *Server) WaitFor(method, path, token string, n int, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for s.Count(method, path, token) < n {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// Streamed returns how many bytes of Huge bodies the fake managed to write
+// before clients hung up.
+func (s *Server) Streamed() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.streamed
+}
+
 // Deleted returns the ids of the API keys deleted so far.
 func (s *Server) Deleted() []string {
 	s.mu.Lock()
@@ -175,6 +226,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	case n <= kc.Fail429+kc.Fail500:
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "internal"})
 		return
+	case kc.Answer != nil:
+		writeAnswer(w, *kc.Answer)
+		return
 	}
 	info := map[string]any{
 		"redacted_api_key": "xai-..." + token[len(token)-4:],
@@ -191,6 +245,15 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		info["api_key_blocked"] = true
 	case TeamBlocked:
 		info["team_blocked"] = true
+	case Partial:
+		info = map[string]any{"api_key_blocked": false}
+	case WrongTypes:
+		info["team_blocked"], info["api_key_blocked"], info["api_key_disabled"] = "false", "false", 0
+	case OtherKey:
+		info["redacted_api_key"] = "xai-...0t4r"
+		if strings.HasSuffix(token, "0t4r") {
+			info["redacted_api_key"] = "xai-...1t4r"
+		}
 	default:
 		s.fail(w, r, kc.Mode, kc.RetryAfter)
 		return
@@ -213,11 +276,19 @@ func (s *Server) serveMgmt(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/auth/management-keys/validation":
+		if kc.Answer != nil {
+			writeAnswer(w, *kc.Answer)
+			return
+		}
 		if kc.Mode != Live {
 			s.fail(w, r, kc.Mode, "")
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"name": kc.Name, "acls": kc.ACLs, "teamId": "team-1"})
+		// The shape of xAI's published example answer, plus ACLs.
+		writeJSON(w, http.StatusOK, map[string]any{
+			"apiKeyId": "mgmt-id-1", "teamId": "team-1", "scope": "SCOPE_TEAM", "scopeId": "team-1",
+			"name": kc.Name, "acls": kc.ACLs,
+		})
 	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, "/auth/api-keys/"):
 		if kc.Mode != Live {
 			s.fail(w, r, kc.Mode, "")
@@ -240,6 +311,10 @@ func (s *Server) serveMgmt(w http.ResponseWriter, r *http.Request) {
 		s.mu.Unlock()
 		if !found {
 			writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such key"})
+			return
+		}
+		if kc.DeleteAnswer != nil {
+			writeAnswer(w, *kc.DeleteAnswer)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{})
@@ -273,11 +348,47 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, m Mode, retryAfter
 		case <-s.release:
 		}
 	case Garbage:
+		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprint(w, "<html>hello</html>")
+	case Empty:
+		writeJSON(w, http.StatusOK, map[string]any{})
+	case Huge:
+		s.stream(w, r)
 	default:
 		writeJSON(w, http.StatusInternalServerError, map[string]any{"error": "xaitest: unknown mode " + string(m)})
 	}
+}
+
+// stream answers 200 with a JSON content type and up to HugeSize bytes of
+// spaces, counting what it manages to write before the client hangs up.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	chunk := []byte(strings.Repeat(" ", 64<<10))
+	for sent := int64(0); sent < HugeSize && r.Context().Err() == nil; {
+		n, err := w.Write(chunk)
+		sent += int64(n)
+		s.mu.Lock()
+		s.streamed += int64(n)
+		s.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+func writeAnswer(w http.ResponseWriter, a Answer) {
+	if a.ContentType != "" {
+		w.Header().Set("Content-Type", a.ContentType)
+	} else {
+		w.Header()["Content-Type"] = nil // no sniffing: send none
+	}
+	for k, v := range a.Header {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(a.Status)
+	_, _ = io.WriteString(w, a.Body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
