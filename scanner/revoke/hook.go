@@ -86,8 +86,8 @@ func (h *Hook) Run(ctx context.Context, findings []scanner.Finding) []Failure {
 			failures = append(failures, f)
 			continue
 		case ctx.Err() != nil:
-			f := g.failure(audit.ActionHook, "not run: "+ctx.Err().Error())
-			f.ExitStatus = -1
+			f := g.failure(audit.ActionHook, "not run: interrupted")
+			f.ExitStatus, f.Interrupted = -1, true
 			h.Audit.Record(g.entry(audit.ActionHook, OutcomeFailed, f.Reason))
 			failures = append(failures, f)
 			continue
@@ -102,7 +102,7 @@ func (h *Hook) Run(ctx context.Context, findings []scanner.Finding) []Failure {
 	return failures
 }
 
-func (h *Hook) runOne(ctx context.Context, g *group, leaked []string, out io.Writer) *Failure {
+func (h *Hook) runOne(parent context.Context, g *group, leaked []string, out io.Writer) *Failure {
 	in := hookInput{Finding: g.first, Occurrences: g.occurrences}
 	in.Secret = g.key
 	in.Fingerprint = g.fingerprint
@@ -118,7 +118,7 @@ func (h *Hook) runOne(ctx context.Context, g *group, leaked []string, out io.Wri
 	if timeout <= 0 {
 		timeout = DefaultHookTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 
 	cmd := shellCommand(ctx, h.Command)
@@ -145,14 +145,22 @@ func (h *Hook) runOne(ctx context.Context, g *group, leaked []string, out io.Wri
 	if err == nil {
 		return nil
 	}
+	return hookFailure(parent, ctx, g, err, timeout, tail)
+}
+
+// hookFailure explains why a run of the hook failed, or returns nil when
+// it did not fail after all. parent is the run's context, ctx the one
+// bounded by the hook's timeout.
+func hookFailure(parent, ctx context.Context, g *group, err error, timeout time.Duration, tail *tailBuffer) *Failure {
 	f := g.failure(audit.ActionHook, "")
 	f.ExitStatus = -1
 	var ee *exec.ExitError
 	switch {
+	case parent.Err() != nil:
+		// Interrupted: the hook's whole process group was killed.
+		f.Reason, f.Interrupted = "interrupted: the hook was killed before it finished", true
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		f.Reason = fmt.Sprintf("timed out after %s and was killed", timeout)
-	case ctx.Err() != nil:
-		f.Reason = "cancelled: " + ctx.Err().Error()
 	case errors.As(err, &ee) && ee.ExitCode() >= 0:
 		f.ExitStatus = ee.ExitCode()
 		f.Reason = fmt.Sprintf("exit status %d", f.ExitStatus)

@@ -50,6 +50,10 @@ type Failure struct {
 	// StderrTail is the last lines the hook wrote to stderr, scrubbed of
 	// key-shaped text.
 	StderrTail string
+	// Interrupted is set when the key was not handled because the run was
+	// cancelled (Ctrl-C): its hook was killed or never started, or its
+	// revocation never happened or was cut short.
+	Interrupted bool
 }
 
 // Error describes the failure on one line (without StderrTail).
@@ -57,6 +61,9 @@ func (f Failure) Error() string {
 	what := "revoke"
 	if f.Action == audit.ActionHook {
 		what = "revoke hook"
+	}
+	if f.Interrupted {
+		return fmt.Sprintf("%s: %s not handled (fingerprint %s): %s", what, f.Secret, shortFP(f.Fingerprint), f.Reason)
 	}
 	return fmt.Sprintf("%s failed for %s (fingerprint %s): %s", what, f.Secret, shortFP(f.Fingerprint), f.Reason)
 }
@@ -78,6 +85,18 @@ func WriteFailures(w io.Writer, failures []Failure) error {
 		}
 	}
 	return nil
+}
+
+// CountInterrupted returns how many of failures are keys left unhandled
+// by an interruption.
+func CountInterrupted(failures []Failure) int {
+	n := 0
+	for _, f := range failures {
+		if f.Interrupted {
+			n++
+		}
+	}
+	return n
 }
 
 func shortFP(fp string) string {

@@ -425,7 +425,8 @@ func TestRevokerLookupFailures(t *testing.T) {
 	if len(fails) != 4 {
 		t.Fatalf("%d failures, want 4: %v", len(fails), fails)
 	}
-	wants := []string{"could not look up the key's id: server error (HTTP 500)", "no usable api_key_id", "no usable api_key_id", "--show-secrets"}
+	wants := []string{"could not look up the key's id: server error (HTTP 500)", "could not look up the key's id: malformed answer to GET /v1/api-key: api_key_id is empty",
+		"could not look up the key's id: malformed answer to GET /v1/api-key: api_key_id is not an id", "--show-secrets"}
 	for i, w := range wants {
 		if !strings.Contains(fails[i].Reason, w) {
 			t.Errorf("failure %d: %q, want %q", i, fails[i].Reason, w)

@@ -1,7 +1,9 @@
 package revoke
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -91,25 +93,22 @@ func (r *Revoker) Preflight(ctx context.Context) error {
 }
 
 func (r *Revoker) preflight(ctx context.Context) error {
+	res := r.v.CheckManagementKey(ctx, r.mgmtKey)
+	reason, _ := res.Detail["reason"].(string)
 	entry := audit.Entry{
 		Fingerprint: rules.Fingerprint([]byte(r.mgmtKey)), Secret: rules.Redact(r.mgmtKey),
-		Rule: rules.ManagementKey, Action: audit.ActionVerify,
+		Rule: rules.ManagementKey, Action: audit.ActionVerify, Outcome: res.Status,
+		Detail: "management key for --revoke",
 	}
-	resp, err := r.v.Send(ctx, http.MethodGet, r.cfg.MgmtBase+verify.MgmtValidationPath, r.mgmtKey)
-	switch {
-	case err != nil:
-		entry.Outcome, entry.Detail = verify.Unknown, "management key for --revoke: "+err.Error()
-	case resp.Status == http.StatusOK:
-		entry.Outcome, entry.Detail = verify.Live, "management key for --revoke"
-	case resp.Status == http.StatusBadRequest || resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden:
-		entry.Outcome, entry.Detail = verify.Dead, fmt.Sprintf("management key for --revoke rejected (HTTP %d)", resp.Status)
-		r.cfg.Audit.Record(entry)
-		return fmt.Errorf("the management key in %s was rejected by %s (HTTP %d): check that it is current and has permission to delete API keys",
-			EnvMgmtKey, r.cfg.MgmtBase, resp.Status)
-	default:
-		entry.Outcome, entry.Detail = verify.Unknown, fmt.Sprintf("management key for --revoke: HTTP %d", resp.Status)
+	if reason != "" {
+		entry.Detail += ": " + reason
 	}
 	r.cfg.Audit.Record(entry)
+	status := statusOf(res)
+	if res.Status == verify.Dead || status == http.StatusForbidden {
+		return fmt.Errorf("the management key in %s was rejected by %s (HTTP %d): check that it is current and has permission to delete API keys",
+			EnvMgmtKey, r.cfg.MgmtBase, status)
+	}
 	return nil
 }
 
@@ -152,72 +151,120 @@ func (r *Revoker) Revoke(ctx context.Context, findings []scanner.Finding) []Fail
 			fail(g, preErr.Error(), 0)
 			continue
 		case ctx.Err() != nil:
-			fail(g, "not revoked: "+ctx.Err().Error(), 0)
+			failures = append(failures, r.notRevoked(g))
 			continue
 		}
-
-		res := r.v.Lookup(ctx, g.key)
-		reason, _ := res.Detail["reason"].(string)
-		switch {
-		case res.Status == verify.Dead:
-			r.cfg.Audit.Record(g.entry(audit.ActionRevoke, OutcomeSkipped, "dead: "+reason))
-			fmt.Fprintf(r.out(), "xaiscan: %s is already dead (%s); nothing to revoke\n", g.secret, reason)
-			continue
-		case res.Status != verify.Live:
-			fail(g, "could not look up the key's id: "+reason, statusOf(res))
-			continue
-		case !validID(res.APIKeyID):
-			fail(g, fmt.Sprintf("the API returned no usable api_key_id (%q)", audit.Scrub(res.APIKeyID)), 0)
-			continue
-		}
-
-		target := r.cfg.MgmtBase + DeletePath + url.PathEscape(res.APIKeyID)
-		name, _ := res.Detail["name"].(string)
-		label := fmt.Sprintf("%s (api_key_id %s, name %q)", g.secret, res.APIKeyID, name)
-		if r.dryRun {
-			r.cfg.Audit.Record(g.entry(audit.ActionRevoke, OutcomeDryRun, "would DELETE "+target))
-			fmt.Fprintf(r.out(), "xaiscan: would revoke %s: DELETE %s\n", label, target)
-			continue
-		}
-		resp, err := r.v.Send(ctx, http.MethodDelete, target, r.mgmtKey)
-		switch {
-		case err != nil:
-			fail(g, "DELETE failed: "+err.Error(), 0)
-		case resp.Status == http.StatusOK || resp.Status == http.StatusNoContent:
-			r.cfg.Audit.Record(g.entry(audit.ActionRevoke, OutcomeRevoked, "api_key_id "+res.APIKeyID))
-			fmt.Fprintf(r.out(), "xaiscan: revoked %s\n", label)
-		case resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden:
-			fail(g, fmt.Sprintf("the management key may not delete this key (HTTP %d): is it from the key's team, with write permission?", resp.Status), resp.Status)
-		case resp.Status == http.StatusNotFound:
-			// The key answered as live a moment ago, so "not found" means
-			// another team's key or a race; either way it is not known
-			// to be revoked.
-			fail(g, "the Management API does not know api_key_id "+res.APIKeyID+" (HTTP 404): is the management key from the key's team?", resp.Status)
-		default:
-			fail(g, fmt.Sprintf("DELETE answered HTTP %d after %d attempts", resp.Status, resp.Attempts), resp.Status)
+		if f := r.revokeOne(ctx, g); f != nil {
+			if ctx.Err() != nil {
+				// Whatever failed, the cause is the interruption.
+				f.Reason, f.Interrupted = "interrupted before the key was known to be revoked", true
+			}
+			r.cfg.Audit.Record(g.entry(audit.ActionRevoke, OutcomeFailed, f.Reason))
+			failures = append(failures, *f)
 		}
 	}
 	return failures
 }
 
+// notRevoked is the failure of a key left alone because the run was
+// interrupted before its turn.
+func (r *Revoker) notRevoked(g *group) Failure {
+	f := g.failure(audit.ActionRevoke, "not revoked: interrupted")
+	f.Interrupted = true
+	r.cfg.Audit.Record(g.entry(audit.ActionRevoke, OutcomeFailed, f.Reason))
+	return f
+}
+
+// revokeOne looks one key up and deletes it, and returns why it could
+// not, or nil when it was revoked or needed no revoking.
+func (r *Revoker) revokeOne(ctx context.Context, g *group) *Failure {
+	res := r.v.Lookup(ctx, g.key)
+	reason, _ := res.Detail["reason"].(string)
+	switch {
+	case res.Status == verify.Dead:
+		r.cfg.Audit.Record(g.entry(audit.ActionRevoke, OutcomeSkipped, "dead: "+reason))
+		fmt.Fprintf(r.out(), "xaiscan: %s is already dead (%s); nothing to revoke\n", g.secret, reason)
+		return nil
+	case res.Status != verify.Live:
+		return revokeFailure(g, "could not look up the key's id: "+reason, statusOf(res))
+	case !verify.ValidID(res.APIKeyID):
+		// The verifier only says live with a usable id; stay safe if that
+		// ever changes, since the id goes into a DELETE path.
+		return revokeFailure(g, fmt.Sprintf("the API returned no usable api_key_id (%q)", audit.Scrub(res.APIKeyID)), 0)
+	}
+	target := r.cfg.MgmtBase + DeletePath + url.PathEscape(res.APIKeyID)
+	name, _ := res.Detail["name"].(string)
+	label := fmt.Sprintf("%s (api_key_id %s, name %q)", g.secret, res.APIKeyID, name)
+	if r.dryRun {
+		r.cfg.Audit.Record(g.entry(audit.ActionRevoke, OutcomeDryRun, "would DELETE "+target))
+		fmt.Fprintf(r.out(), "xaiscan: would revoke %s: DELETE %s\n", label, target)
+		return nil
+	}
+	if f := r.delete(ctx, g, target, res.APIKeyID); f != nil {
+		return f
+	}
+	r.cfg.Audit.Record(g.entry(audit.ActionRevoke, OutcomeRevoked, "api_key_id "+res.APIKeyID))
+	fmt.Fprintf(r.out(), "xaiscan: revoked %s\n", label)
+	return nil
+}
+
+// delete sends the DELETE and returns why the key is not known to be
+// revoked, or nil when the answer says it was.
+func (r *Revoker) delete(ctx context.Context, g *group, target, id string) *Failure {
+	resp, err := r.v.Send(ctx, http.MethodDelete, target, r.mgmtKey)
+	switch {
+	case err != nil:
+		return revokeFailure(g, "DELETE failed: "+err.Error(), 0)
+	case resp.Status == http.StatusOK || resp.Status == http.StatusNoContent:
+		if why := deleteAnswerProblem(resp); why != "" {
+			return revokeFailure(g, fmt.Sprintf("DELETE answered HTTP %d %s: not known to be revoked", resp.Status, why), resp.Status)
+		}
+		return nil
+	case resp.Status == http.StatusUnauthorized || resp.Status == http.StatusForbidden:
+		return revokeFailure(g, fmt.Sprintf("the management key may not delete this key (HTTP %d): is it from the key's team, with write permission?", resp.Status), resp.Status)
+	case resp.Status == http.StatusNotFound:
+		// The key answered as live a moment ago, so "not found" means
+		// another team's key or a race; either way it is not known to be
+		// revoked.
+		return revokeFailure(g, "the Management API does not know api_key_id "+id+" (HTTP 404): is the management key from the key's team?", resp.Status)
+	default:
+		return revokeFailure(g, fmt.Sprintf("DELETE answered HTTP %d after %d attempts", resp.Status, resp.Attempts), resp.Status)
+	}
+}
+
+func revokeFailure(g *group, reason string, status int) *Failure {
+	f := g.failure(audit.ActionRevoke, reason)
+	f.HTTPStatus = status
+	return &f
+}
+
+// deleteAnswerProblem says what is wrong with a 200 or 204 answer to the
+// DELETE, or "" if it reads as a deletion. xAI documents no body for it,
+// so an empty body or a JSON object is accepted; a body that is neither
+// (an HTML page from a proxy, a truncated or oversized answer) or an
+// object carrying an error does not prove that anything was deleted.
+func deleteAnswerProblem(resp verify.Response) string {
+	if resp.Oversized {
+		return fmt.Sprintf("with a body larger than %d KiB", verify.MaxBody>>10)
+	}
+	body := bytes.TrimSpace(resp.Body)
+	if len(body) == 0 {
+		return ""
+	}
+	if resp.ContentType != "application/json" && !strings.HasSuffix(resp.ContentType, "+json") {
+		return "with a body that is not JSON"
+	}
+	var obj map[string]json.RawMessage
+	if body[0] != '{' || json.Unmarshal(body, &obj) != nil {
+		return "with a body that is not a JSON object"
+	}
+	if e, ok := obj["error"]; ok && string(bytes.TrimSpace(e)) != "null" {
+		return "with an error in the body"
+	}
+	return ""
+}
+
 func statusOf(res verify.Result) int {
 	n, _ := res.Detail["http_status"].(int)
 	return n
-}
-
-// validID accepts the ids xAI hands out (UUID-like) and refuses anything
-// that could change the meaning of the DELETE path, such as "." or "..",
-// even escaped: the id comes from a server response.
-func validID(id string) bool {
-	if id == "" || len(id) > 128 || strings.Trim(id, ".") == "" {
-		return false
-	}
-	for _, c := range id {
-		ok := ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9') ||
-			c == '-' || c == '_' || c == '.' || c == ':'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
