@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -114,21 +116,60 @@ func (ac *actor) verify(ctx context.Context, findings []scanner.Finding) {
 }
 
 // act runs the revoke hook and the revoker after the report is written.
-// It prints failures and reports whether any step failed.
+// It prints failures and reports whether any step failed. An interrupted
+// run (Ctrl-C) counts as failed: the keys it did not verify, hand to the
+// hook or revoke are listed, and the exit code is 2. Nothing here writes
+// to stdout: a closed stdout (`| head`) cannot stop a key being handed
+// over.
 func (ac *actor) act(ctx context.Context, a *app, findings []scanner.Finding) bool {
-	var fails []revoke.Failure
+	var hookFails, revokeFails []revoke.Failure
 	if ac.flags.revokeHook != "" && len(findings) > 0 {
 		h := &revoke.Hook{Command: ac.flags.revokeHook, Timeout: ac.flags.hookTimeout, Output: a.stderr, Audit: ac.log}
-		fails = append(fails, h.Run(ctx, findings)...)
+		hookFails = h.Run(ctx, findings)
 	}
 	if ac.revoker != nil && len(findings) > 0 {
-		fails = append(fails, ac.revoker.Revoke(ctx, findings)...)
+		revokeFails = ac.revoker.Revoke(ctx, findings)
 	}
+	fails := append(slices.Clip(hookFails), revokeFails...)
 	if len(fails) > 0 {
 		_ = revoke.WriteFailures(a.stderr, fails)
+	}
+	if ctx.Err() != nil && ac.flags.any() {
+		ac.reportInterrupted(a, findings, hookFails, revokeFails)
 		return true
 	}
-	return false
+	return len(fails) > 0
+}
+
+// reportInterrupted says, on one line, what an interruption left undone.
+func (ac *actor) reportInterrupted(a *app, findings []scanner.Finding, hookFails, revokeFails []revoke.Failure) {
+	var parts []string
+	if n := notVerified(findings); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d key(s) not verified", n))
+	}
+	if n := revoke.CountInterrupted(hookFails); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d key(s) not handled by the revoke hook", n))
+	}
+	if n := revoke.CountInterrupted(revokeFails); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d key(s) not revoked", n))
+	}
+	if len(parts) == 0 {
+		a.warnf("interrupted")
+		return
+	}
+	a.warnf("interrupted: %s", strings.Join(parts, ", "))
+}
+
+// notVerified counts the distinct keys whose verification an interruption
+// cut short.
+func notVerified(findings []scanner.Finding) int {
+	seen := map[string]bool{}
+	for _, f := range findings {
+		if r, _ := f.VerificationDetail["reason"].(string); r == verify.ReasonInterrupted {
+			seen[f.Fingerprint] = true
+		}
+	}
+	return len(seen)
 }
 
 func (ac *actor) close(a *app) {
@@ -214,10 +255,14 @@ func (a *app) runVerify(ctx context.Context, args []string) int {
 	defer actor.close(a)
 	res := scanner.Result{Findings: findings, Coverage: scanner.Coverage{Skipped: []scanner.Skipped{}}}
 	actor.verify(ctx, res.Findings)
-	if err := a.writeReport(&sf, res); err != nil {
-		return a.fail(err)
+	res.Interrupted = ctx.Err() != nil
+	// A report that cannot be written (a closed stdout, a full disk) must
+	// not keep the keys from the hook: say so, act, and exit 2.
+	reportErr := a.writeReport(&sf, res)
+	if reportErr != nil {
+		a.warnf("%s; the keys are still handed to the hook", oneLine(reportErr))
 	}
-	failed := actor.act(ctx, a, res.Findings)
+	failed := actor.act(ctx, a, res.Findings) || reportErr != nil
 	code := exitClean
 	for _, f := range res.Findings {
 		switch f.Verification {
@@ -229,7 +274,7 @@ func (a *app) runVerify(ctx context.Context, args []string) int {
 			}
 		}
 	}
-	if failed || ctx.Err() != nil {
+	if failed {
 		code = exitError
 	}
 	return code
@@ -269,7 +314,7 @@ func (a *app) runRevoke(ctx context.Context, args []string) int {
 	}
 	defer actor.close(a)
 	actor.verify(ctx, findings)
-	if failed := actor.act(ctx, a, findings); failed || ctx.Err() != nil {
+	if failed := actor.act(ctx, a, findings); failed {
 		return exitError
 	}
 	return exitClean

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"regexp"
@@ -9,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -61,6 +64,9 @@ func TestScripts(t *testing.T) {
 			"xai-count":   func(ts *testscript.TestScript, neg bool, args []string) { cmdXAICount(ts, fake, args) },
 			"xai-deleted": func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIDeleted(ts, fake, neg, args) },
 			"filemode":    cmdFileMode,
+			"xai-wait":    func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIWait(ts, fake, args) },
+			"waitfile":    cmdWaitFile,
+			"gone":        cmdGone,
 		},
 	})
 }
@@ -174,4 +180,67 @@ func cmdFileMode(ts *testscript.TestScript, neg bool, args []string) {
 	if got := fmt.Sprintf("%04o", fi.Mode().Perm()); got != args[1] {
 		ts.Fatalf("%s has mode %s, want %s", args[0], got, args[1])
 	}
+}
+
+// cmdXAIWait waits (up to 10s) until the fake has seen N requests:
+// xai-wait METHOD PATH VAR N. Scripts use it to interrupt a request in
+// flight without guessing with sleeps.
+func cmdXAIWait(ts *testscript.TestScript, fake *xaitest.Server, args []string) {
+	if len(args) != 4 {
+		ts.Fatalf("usage: xai-wait METHOD PATH VAR N")
+	}
+	n, err := strconv.Atoi(args[3])
+	if err != nil {
+		ts.Fatalf("bad count %q", args[3])
+	}
+	if !fake.WaitFor(args[0], args[1], ts.Getenv(args[2]), n, 10*time.Second) {
+		ts.Fatalf("no %s %s with $%s within 10s", args[0], args[1], args[2])
+	}
+}
+
+// cmdWaitFile waits (up to 10s) until each FILE exists and ends in a
+// newline: waitfile FILE...
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	for _, name := range args {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			b, err := os.ReadFile(ts.MkAbs(name))
+			if err == nil && strings.HasSuffix(string(b), "\n") {
+				break
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("%s not written within 10s", name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// cmdGone asserts that the processes whose pids the files hold no longer
+// run (gone, or zombies nobody has reaped yet), waiting up to 5s for a
+// kill to complete: gone PIDFILE...
+func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
+	for _, name := range args {
+		pid := strings.TrimSpace(ts.ReadFile(name))
+		if _, err := strconv.Atoi(pid); err != nil {
+			ts.Fatalf("%s: bad pid %q", name, pid)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for !processGone(pid) {
+			if time.Now().After(deadline) {
+				ts.Fatalf("process %s (from %s) still runs", pid, name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// processGone reports whether pid has no process, or only a zombie.
+func processGone(pid string) bool {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return errors.Is(err, fs.ErrNotExist)
+	}
+	i := strings.LastIndexByte(string(stat), ')')
+	return i > 0 && strings.HasPrefix(string(stat[i+1:]), " Z")
 }

@@ -201,6 +201,8 @@ func (a *app) execute(ctx context.Context, sf *scanFlags, p plan) int {
 // the exit code. The standalone verify and revoke commands share it.
 func (a *app) finish(ctx context.Context, sf *scanFlags, actor *actor, res scanner.Result) int {
 	actor.verify(ctx, res.Findings)
+	// Ctrl-C during --verify: the report says the run was cut short.
+	res.Interrupted = res.Interrupted || ctx.Err() != nil
 	if err := a.writeReport(sf, res); err != nil {
 		return a.fail(err)
 	}
