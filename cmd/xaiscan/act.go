@@ -214,10 +214,10 @@ func (a *app) runVerify(ctx context.Context, args []string) int {
 	defer actor.close(a)
 	res := scanner.Result{Findings: findings, Coverage: scanner.Coverage{Skipped: []scanner.Skipped{}}}
 	actor.verify(ctx, res.Findings)
-	if err := a.writeReport(&sf, res); err != nil {
-		return a.fail(err)
-	}
-	failed := actor.act(ctx, a, res.Findings)
+	// A report that could not be delivered has been reported; the hook
+	// still gets every live key, and the exit code is 2.
+	reported := a.writeReport(&sf, res) == nil
+	failed := actor.act(ctx, a, res.Findings) || !reported
 	code := exitClean
 	for _, f := range res.Findings {
 		switch f.Verification {
