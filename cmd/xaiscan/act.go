@@ -125,6 +125,10 @@ func (ac *actor) act(ctx context.Context, a *app, findings []scanner.Finding) bo
 		fails = append(fails, ac.revoker.Revoke(ctx, findings)...)
 	}
 	if len(fails) > 0 {
+		for i := range fails {
+			// A reason can quote a server's answer: keep it on its line.
+			fails[i].Reason = a.policy().Text(fails[i].Reason)
+		}
 		_ = revoke.WriteFailures(a.stderr, fails)
 		return true
 	}

@@ -57,7 +57,7 @@ type scanFlags struct {
 
 func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 	fs.StringVarP(&sf.format, "format", "f", "text", "report format: text, json or sarif")
-	fs.StringVarP(&sf.output, "output", "o", "", "write the report to `FILE` (created with mode 0600) instead of stdout")
+	fs.StringVarP(&sf.output, "output", "o", "", "write the report to `FILE` (atomically, mode 0600) instead of stdout")
 	fs.BoolVar(&sf.showSecrets, "show-secrets", false, "print full keys instead of the redacted xai-...LAST4 form")
 	fs.BoolVar(&sf.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&sf.quiet, "quiet", "q", false, "print findings and errors only")

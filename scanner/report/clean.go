@@ -75,14 +75,15 @@ func (c cleaner) result(res scanner.Result) shownResult {
 }
 
 func (c cleaner) finding(f scanner.Finding) shownFinding {
-	out := cleanStrings(c, f)
+	noKey := f
+	noKey.Key = ""
+	out := cleanStrings(c, noKey)
 	out.Secret = c.secret(f)
 	if out.Fingerprint == "" && f.Key != "" {
 		out.Fingerprint = rules.Fingerprint([]byte(f.Key))
 	}
 	// The copy is for writing; it does not need the key, so it does not
 	// carry it where a careless field could leak it.
-	out.Key = ""
 	return shownFinding{Finding: out, rawPath: c.pol.Redacted(f.Path)}
 }
 
@@ -113,8 +114,13 @@ func cleanStrings[T any](c cleaner, v T) T {
 func cleanValue(v reflect.Value, str func(string) string) reflect.Value {
 	switch v.Kind() {
 	case reflect.String:
+		s := v.String()
+		c := str(s)
+		if c == s {
+			return v // the common case: nothing to clean, nothing to allocate
+		}
 		out := reflect.New(v.Type()).Elem()
-		out.SetString(str(v.String()))
+		out.SetString(c)
 		return out
 	case reflect.Struct:
 		out := reflect.New(v.Type()).Elem()
@@ -134,6 +140,12 @@ func cleanValue(v reflect.Value, str func(string) string) reflect.Value {
 			out.Index(i).Set(cleanValue(v.Index(i), str))
 		}
 		return out
+	case reflect.Array:
+		out := reflect.New(v.Type()).Elem()
+		for i := 0; i < v.Len(); i++ {
+			out.Index(i).Set(cleanValue(v.Index(i), str))
+		}
+		return out
 	case reflect.Map:
 		if v.IsNil() {
 			return v
@@ -144,8 +156,8 @@ func cleanValue(v reflect.Value, str func(string) string) reflect.Value {
 		}
 		return out
 	case reflect.Pointer:
-		if v.IsNil() {
-			return v
+		if v.IsNil() || !holdsText(v.Type().Elem()) {
+			return v // *bool and the like: shared, the writers only read them
 		}
 		out := reflect.New(v.Type().Elem())
 		out.Elem().Set(cleanValue(v.Elem(), str))
@@ -161,4 +173,13 @@ func cleanValue(v reflect.Value, str func(string) string) reflect.Value {
 		// Numbers and booleans carry no text.
 		return v
 	}
+}
+
+// holdsText reports whether a value of type t can contain a string.
+func holdsText(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Struct, reflect.Slice, reflect.Array, reflect.Map, reflect.Interface, reflect.Pointer:
+		return true
+	}
+	return false
 }

@@ -209,21 +209,15 @@ const MinPartialRun = 16
 func RedactPartial(s string) string { return redact(s, MinPartialRun) }
 
 // redact replaces, after every prefix, a run of at least minRun
-// alphanumerics (at most rules.BodyLen of them) with its redacted form.
+// alphanumerics (at most rules.BodyLen of them) with its redacted form. It
+// allocates only when it replaces something.
 func redact(s string, minRun int) string {
-	if !strings.Contains(s, rules.Prefix) {
-		return s
-	}
 	var b strings.Builder
-	i := 0
-	for {
+	done := 0 // s[:done] is in b
+	for i := 0; ; {
 		j := strings.Index(s[i:], rules.Prefix)
 		if j < 0 {
-			if i == 0 {
-				return s
-			}
-			b.WriteString(s[i:])
-			return b.String()
+			break
 		}
 		start := i + j
 		body := start + len(rules.Prefix)
@@ -234,17 +228,22 @@ func redact(s string, minRun int) string {
 		for end < len(s) && end-body < rules.BodyLen && isAlnum(s[end]) {
 			end++
 		}
-		if end-body >= minRun {
-			b.WriteString(s[i:start])
-			b.WriteString(rules.Redact(s[start:end]))
-			i = end
+		if end-body < minRun {
+			// Not a key here. Move on by one byte only: a key may start
+			// inside what was just looked at ("xai-xai-..." hides one at
+			// offset 4).
+			i = start + 1
 			continue
 		}
-		// Not a key here. Move on by one byte only: a key may start inside
-		// what was just looked at ("xai-xai-..." hides one at offset 4).
-		b.WriteString(s[i : start+1])
-		i = start + 1
+		b.WriteString(s[done:start])
+		b.WriteString(rules.Redact(s[start:end]))
+		done, i = end, end
 	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
 }
 
 func isAlnum(c byte) bool {
