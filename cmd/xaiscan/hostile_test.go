@@ -273,3 +273,24 @@ func TestStdoutFailureFallsBackToStderr(t *testing.T) {
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
+
+// A key in a path named on the command line is redacted in the error line
+// on stderr, and shown in full only with --show-secrets, as in the report.
+func TestStderrRedactsKeysUnlessShowSecrets(t *testing.T) {
+	t.Chdir(t.TempDir())
+	k := rulestest.APIKey()
+	missing := "leak-" + k + ".env"
+	_, stderr, code := runApp(t, "dir", "-f", "json", missing)
+	if code != exitError || strings.Contains(stderr, k) || !strings.Contains(stderr, "xaiscan: leak-"+rules.Redact(k)+".env: ") {
+		t.Errorf("exit %d, stderr:\n%s", code, rules.Redact(stderr))
+	}
+	_, stderr, _ = runApp(t, "dir", "-f", "json", "--show-secrets", missing)
+	if !strings.Contains(stderr, "xaiscan: "+missing+": ") {
+		t.Errorf("--show-secrets: stderr does not show the name in full")
+	}
+	// Until the flags are valid, nothing is shown in full.
+	_, stderr, _ = runApp(t, "dir", "--show-secrets", "--format", missing, ".")
+	if strings.Contains(stderr, k) || !strings.Contains(stderr, rules.Redact(k)) {
+		t.Errorf("usage error: stderr shows the key or lacks its redacted form")
+	}
+}

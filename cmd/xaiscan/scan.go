@@ -287,6 +287,8 @@ func (a *app) deliver(sf *scanFlags, res scanner.Result, ro report.Options) erro
 			// The reader went away on purpose (| head): stop printing.
 			a.say(fmt.Sprintf("standard output was closed (broken pipe): the report is incomplete; %s found%s",
 				summary(res), a.stillActing(sf)))
+			// What could not be read must not go unsaid with it.
+			a.echoErrors(res)
 			return err
 		}
 		a.say(fmt.Sprintf("could not write the report to standard output: %v; it follows on standard error", err))
