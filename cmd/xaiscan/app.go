@@ -108,22 +108,11 @@ func (a *app) guardStderr() {
 	a.stderr = a.errw
 }
 
-// policy is how messages show untrusted text: escaped, and keys redacted
-// unless the command was given --show-secrets.
-func (a *app) policy() safetext.Policy {
-	if a.errw == nil {
-		return safetext.Policy{}
-	}
-	return a.errw.Policy()
-}
-
-// showSecrets lets stderr show full keys (--show-secrets), as the report
-// does.
-func (a *app) showSecrets(show bool) {
-	if a.errw != nil {
-		a.errw.SetShowSecrets(show)
-	}
-}
+// policy is how messages show untrusted text on stderr: escaped, and keys
+// always redacted. --show-secrets applies to the report only: stderr ends
+// up in CI logs, even when the report goes to a private file
+// (-f json --show-secrets -o leaks.json).
+func (a *app) policy() safetext.Policy { return safetext.Policy{} }
 
 // say prints one line on stderr. msg may hold untrusted text (a file
 // name, a server's answer): it is escaped as a whole, so a newline in it

@@ -275,22 +275,32 @@ type failingWriter struct{}
 func (failingWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
 // A key in a path named on the command line is redacted in the error line
-// on stderr, and shown in full only with --show-secrets, as in the report.
-func TestStderrRedactsKeysUnlessShowSecrets(t *testing.T) {
+// on stderr, even with --show-secrets, which shows it in the report only:
+// stderr ends up in CI logs.
+func TestStderrNeverShowsAKey(t *testing.T) {
 	t.Chdir(t.TempDir())
 	k := rulestest.APIKey()
 	missing := "leak-" + k + ".env"
-	_, stderr, code := runApp(t, "dir", "-f", "json", missing)
-	if code != exitError || strings.Contains(stderr, k) || !strings.Contains(stderr, "xaiscan: leak-"+rules.Redact(k)+".env: ") {
-		t.Errorf("exit %d, stderr:\n%s", code, rules.Redact(stderr))
+	for _, show := range []bool{false, true} {
+		args := []string{"dir", "-f", "json", missing}
+		if show {
+			args = append(args, "--show-secrets")
+		}
+		stdout, stderr, code := runApp(t, args...)
+		if code != exitError || strings.Contains(stderr, k) || !strings.Contains(stderr, "xaiscan: leak-"+rules.Redact(k)+".env: ") {
+			t.Errorf("show=%v: exit %d, stderr:\n%s", show, code, rules.Redact(stderr))
+		}
+		if inReport := strings.Contains(stdout, missing); inReport != show {
+			t.Errorf("show=%v: the report shows the full name: %v", show, inReport)
+		}
 	}
-	_, stderr, _ = runApp(t, "dir", "-f", "json", "--show-secrets", missing)
-	if !strings.Contains(stderr, "xaiscan: "+missing+": ") {
-		t.Errorf("--show-secrets: stderr does not show the name in full")
-	}
-	// Until the flags are valid, nothing is shown in full.
-	_, stderr, _ = runApp(t, "dir", "--show-secrets", "--format", missing, ".")
-	if strings.Contains(stderr, k) || !strings.Contains(stderr, rules.Redact(k)) {
-		t.Errorf("usage error: stderr shows the key or lacks its redacted form")
+	// A failed -o falls back to the terminal, redacted: the full keys
+	// were meant for the file.
+	gittest.WriteFile(t, ".", "tree/.env", "K="+k+"\n")
+	if _, err := os.Stat("/dev/full"); err == nil {
+		stdout, stderr, code := runApp(t, "dir", "-f", "json", "--show-secrets", "-o", "/dev/full", "tree")
+		if code != exitError || strings.Contains(stdout+stderr, k) || !strings.Contains(stdout, rules.Redact(k)) {
+			t.Errorf("fallback: exit %d, key shown %v", code, strings.Contains(stdout+stderr, k))
+		}
 	}
 }

@@ -105,7 +105,6 @@ func (a *app) parseScan(name string, k kind, args []string, min, max int, wrongA
 	if err := sf.validate(fs); err != nil {
 		return nil, nil, a.fail(err), true
 	}
-	a.showSecrets(sf.showSecrets)
 	return sf, fs.Args(), 0, false
 }
 
@@ -313,9 +312,10 @@ func (a *app) deliver(sf *scanFlags, res scanner.Result, ro report.Options) erro
 
 // deliverFallback writes the findings as text to w, or to stderr if w
 // fails too, so that a report that could not be written does not lose
-// them.
+// them. Keys are redacted even with --show-secrets: the full keys were
+// meant for the report file, and the terminal may be a CI log.
 func (a *app) deliverFallback(res scanner.Result, sf *scanFlags, w io.Writer) {
-	ro := report.Options{ShowSecrets: sf.showSecrets, Version: version, Quiet: sf.quiet}
+	ro := report.Options{Version: version, Quiet: sf.quiet}
 	if err := report.Write(w, "text", res, ro); err != nil && w != a.stderr {
 		a.say(fmt.Sprintf("standard output failed too (%v); the findings follow on standard error", err))
 		_ = report.Write(a.stderr, "text", res, ro)

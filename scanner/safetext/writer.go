@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"io"
 	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/xaiscan/xaiscan/rules"
@@ -29,19 +28,12 @@ const maxPending = 64 << 10
 type Writer struct {
 	mu      sync.Mutex
 	w       io.Writer
-	show    atomic.Bool
 	pending []byte
 }
 
-// NewWriter returns a Writer forwarding to w. Keys are redacted until
-// SetShowSecrets(true).
+// NewWriter returns a Writer forwarding to w. It always redacts keys:
+// what it guards is a stream, such as stderr, that ends up in logs.
 func NewWriter(w io.Writer) *Writer { return &Writer{w: w} }
-
-// SetShowSecrets switches redaction off (--show-secrets) or on.
-func (w *Writer) SetShowSecrets(show bool) { w.show.Store(show) }
-
-// Policy is the policy Writer applies.
-func (w *Writer) Policy() Policy { return Policy{ShowSecrets: w.show.Load()} }
 
 // Write forwards the complete lines in p at once and holds an unfinished
 // last line until its end arrives (or Flush). It reports the first error of
@@ -51,7 +43,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	w.pending = append(w.pending, p...)
 	var out []byte
-	pol := w.Policy()
+	var pol Policy
 	for {
 		i := bytes.IndexByte(w.pending, '\n')
 		if i < 0 {
@@ -99,7 +91,7 @@ func (w *Writer) Flush() error {
 	if len(w.pending) == 0 {
 		return nil
 	}
-	s := w.Policy().Text(string(w.pending))
+	s := Policy{}.Text(string(w.pending))
 	w.pending = nil
 	_, err := io.WriteString(w.w, s)
 	return err
