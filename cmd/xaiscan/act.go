@@ -132,6 +132,10 @@ func (ac *actor) act(ctx context.Context, a *app, findings []scanner.Finding) bo
 	}
 	fails := append(slices.Clip(hookFails), revokeFails...)
 	if len(fails) > 0 {
+		for i := range fails {
+			// A reason can quote a server's answer: keep it on its line.
+			fails[i].Reason = a.policy().Text(fails[i].Reason)
+		}
 		_ = revoke.WriteFailures(a.stderr, fails)
 	}
 	if ctx.Err() != nil && ac.flags.any() {
@@ -256,13 +260,10 @@ func (a *app) runVerify(ctx context.Context, args []string) int {
 	res := scanner.Result{Findings: findings, Coverage: scanner.Coverage{Skipped: []scanner.Skipped{}}}
 	actor.verify(ctx, res.Findings)
 	res.Interrupted = ctx.Err() != nil
-	// A report that cannot be written (a closed stdout, a full disk) must
-	// not keep the keys from the hook: say so, act, and exit 2.
-	reportErr := a.writeReport(&sf, res)
-	if reportErr != nil {
-		a.warnf("%s; the keys are still handed to the hook", oneLine(reportErr))
-	}
-	failed := actor.act(ctx, a, res.Findings) || reportErr != nil
+	// A report that could not be delivered has been reported; the hook
+	// still gets every live key, and the exit code is 2.
+	reported := a.writeReport(&sf, res) == nil
+	failed := actor.act(ctx, a, res.Findings) || !reported
 	code := exitClean
 	for _, f := range res.Findings {
 		switch f.Verification {

@@ -85,7 +85,7 @@ func TestClosedStdoutStillHandsEveryKeyOver(t *testing.T) {
 			t.Errorf("the hook did not get %s: %v", rules.Redact(k), err)
 		}
 	}
-	if !strings.Contains(errs.String(), "the keys are still handed to the hook") {
+	if !strings.Contains(errs.String(), "still handed to the revoke hook") {
 		t.Errorf("stderr does not say the report failed: %s", errs.String())
 	}
 	for _, k := range keys {

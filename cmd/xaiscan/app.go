@@ -10,6 +10,8 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/pflag"
+
+	"github.com/xaiscan/xaiscan/scanner/safetext"
 )
 
 // Exit codes (DESIGN §3).
@@ -25,6 +27,15 @@ type app struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+
+	// term is the stderr given to run, for what only xaiscan itself writes
+	// there (the progress line, which moves the cursor) and for terminal
+	// detection. run replaces stderr with errw, the output-safety layer's
+	// line writer over it, so that nothing written to stderr by any
+	// package (hook output, the audit trail, failures) can carry a control
+	// character or a key.
+	term io.Writer
+	errw *safetext.Writer
 }
 
 // command is one subcommand.
@@ -63,6 +74,8 @@ func findCommand(name string) (command, bool) {
 
 // run dispatches to a subcommand and returns the exit code.
 func (a *app) run(ctx context.Context, args []string) int {
+	a.guardStderr()
+	defer a.errw.Flush()
 	if len(args) > 0 {
 		switch args[0] {
 		case "-h", "--help":
@@ -84,22 +97,45 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
 
+// guardStderr puts the output-safety layer between the commands and
+// stderr (see app.term). It is idempotent.
+func (a *app) guardStderr() {
+	if a.errw != nil {
+		return
+	}
+	a.term = a.stderr
+	a.errw = safetext.NewWriter(a.stderr)
+	a.stderr = a.errw
+}
+
+// policy is how messages show untrusted text on stderr: escaped, and keys
+// always redacted. --show-secrets applies to the report only: stderr ends
+// up in CI logs, even when the report goes to a private file
+// (-f json --show-secrets -o leaks.json).
+func (a *app) policy() safetext.Policy { return safetext.Policy{} }
+
+// say prints one line on stderr. msg may hold untrusted text (a file
+// name, a server's answer): it is escaped as a whole, so a newline in it
+// cannot start a line of its own, and key-shaped text is redacted.
+func (a *app) say(msg string) {
+	fmt.Fprintf(a.stderr, "xaiscan: %s\n", a.policy().Text(msg))
+}
+
 // fail prints one line for err and returns the exit code for it. Every
 // error is a one-liner naming what went wrong; usage errors point to help.
 func (a *app) fail(err error) int {
-	msg := strings.ReplaceAll(err.Error(), "\n", " ")
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(a.stderr, "xaiscan: %s (see xaiscan --help)\n", msg)
+		a.say(err.Error() + " (see xaiscan --help)")
 		return exitError
 	}
-	fmt.Fprintf(a.stderr, "xaiscan: %s\n", msg)
+	a.say(err.Error())
 	return exitError
 }
 
 // warnf prints a one-line warning that does not stop the run.
 func (a *app) warnf(format string, args ...any) {
-	fmt.Fprintf(a.stderr, "xaiscan: "+format+"\n", args...)
+	a.say(fmt.Sprintf(format, args...))
 }
 
 // newFlagSet returns a flag set whose errors come back to us (no exit, no

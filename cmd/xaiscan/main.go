@@ -27,6 +27,12 @@ func main() {
 // mainExit runs the CLI with the process's streams and returns the exit
 // code; it is separate from main so testscript can run it in-process.
 func mainExit() int {
+	// A reader that goes away (xaiscan ... | head) must not kill xaiscan
+	// before the revoke hook and the revoker have had every key: with
+	// SIGPIPE handled, a write to the closed stdout fails with EPIPE, and
+	// finish says so and goes on. A handled signal (unlike an ignored one)
+	// is reset for child processes, so hooks see the default behaviour.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -48,11 +49,15 @@ type scanFlags struct {
 	stdinName      string
 	noProgress     bool
 	act            actFlags
+
+	// dest is the -o report file, opened (its temporary file created)
+	// before the scan so an unwritable path fails at once; nil for stdout.
+	dest *report.File
 }
 
 func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 	fs.StringVarP(&sf.format, "format", "f", "text", "report format: text, json or sarif")
-	fs.StringVarP(&sf.output, "output", "o", "", "write the report to `FILE` (created with mode 0600) instead of stdout")
+	fs.StringVarP(&sf.output, "output", "o", "", "write the report to `FILE` (atomically, mode 0600) instead of stdout")
 	fs.BoolVar(&sf.showSecrets, "show-secrets", false, "print full keys instead of the redacted xai-...LAST4 form")
 	fs.BoolVar(&sf.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&sf.quiet, "quiet", "q", false, "print findings and errors only")
@@ -159,6 +164,11 @@ type plan struct {
 // known keys, scan, filter, verify, write the report, then run hooks and
 // the revoker. It returns the exit code.
 func (a *app) execute(ctx context.Context, sf *scanFlags, p plan) int {
+	if err := sf.openOutput(); err != nil {
+		return a.fail(err)
+	}
+	// Removes the temporary file unless the report was written.
+	defer sf.dest.Abort()
 	actor, err := a.newActor(ctx, &sf.act)
 	if err != nil {
 		return a.fail(err)
@@ -198,14 +208,15 @@ func (a *app) execute(ctx context.Context, sf *scanFlags, p plan) int {
 }
 
 // finish verifies, writes the report, acts on the findings and computes
-// the exit code. The standalone verify and revoke commands share it.
+// the exit code. The standalone verify and revoke commands share it. A
+// report that could not be delivered (stdout closed, -o failing late)
+// does not stop the acting: the hook and the revoker still get every key,
+// and the exit code is 2.
 func (a *app) finish(ctx context.Context, sf *scanFlags, actor *actor, res scanner.Result) int {
 	actor.verify(ctx, res.Findings)
 	// Ctrl-C during --verify: the report says the run was cut short.
 	res.Interrupted = res.Interrupted || ctx.Err() != nil
-	if err := a.writeReport(sf, res); err != nil {
-		return a.fail(err)
-	}
+	reported := a.writeReport(sf, res) == nil
 	failed := actor.act(ctx, a, res.Findings)
 
 	code := exitClean
@@ -216,68 +227,135 @@ func (a *app) finish(ctx context.Context, sf *scanFlags, actor *actor, res scann
 		a.warnf("interrupted: the scan is incomplete")
 		code = exitError
 	}
-	if res.Coverage.Partial() {
-		code = exitError
-	}
-	if failed {
+	if res.Coverage.Partial() || failed || !reported {
 		code = exitError
 	}
 	return code
 }
 
+// openOutput creates the -o report file, if one was asked for and is not
+// open yet.
+func (sf *scanFlags) openOutput() error {
+	if sf.dest != nil || sf.output == "" || sf.output == "-" {
+		return nil
+	}
+	f, err := report.CreateFile(sf.output)
+	if err != nil {
+		return fmt.Errorf("cannot write the report: %w", err)
+	}
+	sf.dest = f
+	return nil
+}
+
 // writeReport writes the report to stdout or --output. Read errors are
 // also printed to stderr, one line each, unless the text report on the
-// terminal already shows them.
+// terminal already shows them. When the report cannot be delivered it
+// says so on stderr, makes sure the findings still reach the terminal
+// (see deliverFallback) and returns the error: the caller exits 2.
 func (a *app) writeReport(sf *scanFlags, res scanner.Result) error {
-	var w io.Writer = a.stdout
-	var f *os.File
-	if sf.output != "" && sf.output != "-" {
-		var err error
-		f, err = os.OpenFile(sf.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("writing report: %w", err)
-		}
-		// An existing file keeps its mode on open: a report that may hold
-		// secrets must not stay world-readable.
-		if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-			f.Close()
-			return fmt.Errorf("writing report: %w", err)
-		}
-		w = f
+	if err := sf.openOutput(); err != nil {
+		a.say(err.Error())
+		a.deliverFallback(res, sf, a.stdout)
+		return err
 	}
 	ro := report.Options{
 		ShowSecrets: sf.showSecrets,
-		Color:       f == nil && sf.format == "text" && a.colorAllowed(sf) && isTerminal(a.stdout),
+		Color:       sf.dest == nil && sf.format == "text" && a.colorAllowed(sf) && isTerminal(a.stdout),
 		Version:     version,
 		Quiet:       sf.quiet,
 	}
-	err := report.Write(w, sf.format, res, ro)
-	if f != nil {
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
+	if err := a.deliver(sf, res, ro); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("writing %s report: %w", sf.format, err)
-	}
-	if f != nil || sf.format != "text" {
-		shown := 0
-		for _, s := range res.Coverage.Skipped {
-			if !s.IsError() {
-				continue
-			}
-			if shown == maxErrorLines {
-				a.warnf("... and more paths that could not be read (see the report's coverage.skipped)")
-				break
-			}
-			a.warnf("%s: %s", s.Path, s.Reason)
-			shown++
-		}
-		if n := len(res.Findings); n > 0 && !sf.quiet && f != nil {
+	if sf.dest != nil || sf.format != "text" {
+		a.echoErrors(res)
+		if n := len(res.Findings); n > 0 && !sf.quiet && sf.dest != nil {
 			a.warnf("%d finding(s) written to %s", n, sf.output)
 		}
 	}
 	return nil
+}
+
+// deliver writes the report to its destination and, if that fails,
+// reports it and falls back.
+func (a *app) deliver(sf *scanFlags, res scanner.Result, ro report.Options) error {
+	if sf.dest == nil {
+		err := report.Write(a.stdout, sf.format, res, ro)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, syscall.EPIPE) {
+			// The reader went away on purpose (| head): stop printing.
+			a.say(fmt.Sprintf("standard output was closed (broken pipe): the report is incomplete; %s found%s",
+				summary(res), a.stillActing(sf)))
+			// What could not be read must not go unsaid with it.
+			a.echoErrors(res)
+			return err
+		}
+		a.say(fmt.Sprintf("could not write the report to standard output: %v; it follows on standard error", err))
+		a.deliverFallback(res, sf, a.stderr)
+		return err
+	}
+	err := report.Write(sf.dest, sf.format, res, ro)
+	if err == nil {
+		err = sf.dest.Commit()
+	}
+	sf.dest.Abort()
+	if err != nil {
+		err = fmt.Errorf("the report was not written (%w)", err)
+		if !sf.dest.IsStream() {
+			err = fmt.Errorf("%w; %s was left as it was", err, sf.output)
+		}
+		a.say(err.Error() + "; the findings follow on standard output")
+		a.deliverFallback(res, sf, a.stdout)
+	}
+	return err
+}
+
+// deliverFallback writes the findings as text to w, or to stderr if w
+// fails too, so that a report that could not be written does not lose
+// them. Keys are redacted even with --show-secrets: the full keys were
+// meant for the report file, and the terminal may be a CI log.
+func (a *app) deliverFallback(res scanner.Result, sf *scanFlags, w io.Writer) {
+	ro := report.Options{Version: version, Quiet: sf.quiet}
+	if err := report.Write(w, "text", res, ro); err != nil && w != a.stderr {
+		a.say(fmt.Sprintf("standard output failed too (%v); the findings follow on standard error", err))
+		_ = report.Write(a.stderr, "text", res, ro)
+	}
+}
+
+// stillActing is the note that the hook and the revoker run all the same.
+func (a *app) stillActing(sf *scanFlags) string {
+	if sf.act.revokeHook != "" || sf.act.revoke {
+		return "; every key is still handed to the revoke hook or revoker"
+	}
+	return ""
+}
+
+// summary is "3 keys in 5 locations".
+func summary(res scanner.Result) string {
+	keys := map[string]bool{}
+	for _, f := range res.Findings {
+		keys[f.Fingerprint] = true
+	}
+	return fmt.Sprintf("%d key(s) in %d location(s)", len(keys), len(res.Findings))
+}
+
+// echoErrors prints the read errors on stderr, one line each, up to
+// maxErrorLines.
+func (a *app) echoErrors(res scanner.Result) {
+	shown := 0
+	for _, s := range res.Coverage.Skipped {
+		if !s.IsError() {
+			continue
+		}
+		if shown == maxErrorLines {
+			a.warnf("... and more paths that could not be read (see the report's coverage.skipped)")
+			return
+		}
+		a.warnf("%s: %s", s.Path, s.Reason)
+		shown++
+	}
 }
 
 // maxErrorLines bounds the unreadable paths echoed to stderr; the report
@@ -292,7 +370,11 @@ func (a *app) colorAllowed(sf *scanFlags) bool {
 // stays silent for the first second so quick scans (pre-commit) print
 // nothing extra.
 func (a *app) progress(sf *scanFlags, noun string) func(scanner.Progress) {
-	if sf.quiet || sf.noProgress || !isTerminal(a.stderr) {
+	term := a.term
+	if term == nil {
+		term = a.stderr
+	}
+	if sf.quiet || sf.noProgress || !isTerminal(term) {
 		return nil
 	}
 	if noun == "" {
@@ -302,7 +384,7 @@ func (a *app) progress(sf *scanFlags, noun string) func(scanner.Progress) {
 	return func(p scanner.Progress) {
 		if p.Final {
 			if shown {
-				fmt.Fprint(a.stderr, "\r\033[K")
+				fmt.Fprint(term, "\r\033[K")
 			}
 			return
 		}
@@ -311,11 +393,15 @@ func (a *app) progress(sf *scanFlags, noun string) func(scanner.Progress) {
 		}
 		shown = true
 		mbps := float64(p.Bytes) / 1e6 / p.Elapsed.Seconds()
+		var line string
 		if p.Expected > 0 {
-			fmt.Fprintf(a.stderr, "\r\033[Kscanning: %d/%d %s, %.0f MB, %.0f MB/s", p.Done, p.Expected, noun, float64(p.Bytes)/1e6, mbps)
+			line = fmt.Sprintf("scanning: %d/%d %s, %.0f MB, %.0f MB/s", p.Done, p.Expected, noun, float64(p.Bytes)/1e6, mbps)
 		} else {
-			fmt.Fprintf(a.stderr, "\r\033[Kscanning: %d %s, %.0f MB, %.0f MB/s", p.Done, noun, float64(p.Bytes)/1e6, mbps)
+			line = fmt.Sprintf("scanning: %d %s, %.0f MB, %.0f MB/s", p.Done, noun, float64(p.Bytes)/1e6, mbps)
 		}
+		// The line goes to the raw terminal (it moves the cursor); only
+		// the two control sequences are xaiscan's own.
+		fmt.Fprint(term, "\r\033[K"+a.policy().Text(line))
 	}
 }
 

@@ -2,10 +2,13 @@
 // JSON line per verification, revocation or revoke-hook run.
 //
 // The trail is meant to be kept (attached to an incident, uploaded as a CI
-// artifact), so it must never carry a full key. Entries hold the key's
-// fingerprint and redacted form only, and every string field is scrubbed of
-// key-shaped text before it is written, so a careless caller or an error
-// message that quotes a server response cannot leak a key into the file.
+// artifact), so it must never carry a full key, not even with
+// --show-secrets. Entries hold the key's fingerprint and redacted form only,
+// and every string field goes through the output-safety layer (package
+// safetext) before it is written: key-shaped text, truncated keys included,
+// is redacted, and control characters reach neither the file nor a
+// terminal showing it, so a careless caller or an error message that quotes
+// a server response cannot leak a key or drive the terminal.
 package audit
 
 import (
@@ -17,7 +20,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/xaiscan/xaiscan/rules"
+	"github.com/xaiscan/xaiscan/scanner/safetext"
 )
 
 // Actions, as they appear in Entry.Action.
@@ -90,18 +93,20 @@ func (l *Log) Record(e Entry) {
 		return
 	}
 	e.Time = l.now().UTC().Format(TimeFormat)
-	e.Fingerprint = Scrub(e.Fingerprint)
-	e.Secret = Scrub(e.Secret)
-	e.Rule = Scrub(e.Rule)
-	e.Action = Scrub(e.Action)
-	e.Outcome = Scrub(e.Outcome)
-	e.Detail = Scrub(strings.ReplaceAll(e.Detail, "\n", " "))
+	e.Fingerprint = clean(e.Fingerprint)
+	e.Secret = clean(e.Secret)
+	e.Rule = clean(e.Rule)
+	e.Action = clean(e.Action)
+	e.Outcome = clean(e.Outcome)
+	e.Detail = clean(strings.ReplaceAll(e.Detail, "\n", " "))
 	line, err := json.Marshal(e)
 	if err != nil { // cannot happen for a struct of strings; keep the error anyway
 		l.setErr(fmt.Errorf("audit log: %w", err))
 		return
 	}
-	line = append(line, '\n')
+	// JSON escapes C0 controls but not DEL or C1 ones; a trail read with
+	// cat or on stderr must not hand those to the terminal either.
+	line = append(safetext.EscapeJSON(line), '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, err := l.w.Write(line); err != nil && l.err == nil {
@@ -144,52 +149,14 @@ func (l *Log) Close() error {
 	return l.err
 }
 
-// minScrubRun is the number of alphanumerics after "xai-" (or
-// "xai-token-") from which Scrub treats the text as a key. It is far below
-// a key's 80 so that a truncated or glued-on key (which the rules, with
-// their strict boundaries, would not report) is still hidden, and far above
-// anything innocent that starts with "xai-" (the redacted form has none).
-const minScrubRun = 16
-
 // Scrub returns s with every key-shaped run replaced by its redacted form
-// ("xai-..." and the last four characters). It is deliberately broader
-// than rules.Find: it ignores boundaries, entropy and placeholder checks,
-// because here a false positive costs a few characters of a log line and a
-// false negative leaks a credential.
-func Scrub(s string) string {
-	if !strings.Contains(s, rules.Prefix) {
-		return s
-	}
-	var b strings.Builder
-	i := 0
-	for {
-		j := strings.Index(s[i:], rules.Prefix)
-		if j < 0 {
-			b.WriteString(s[i:])
-			return b.String()
-		}
-		start := i + j
-		body := start + len(rules.Prefix)
-		if strings.HasPrefix(s[body:], "token-") {
-			body = start + len(rules.ManagementPrefix)
-		}
-		end := body
-		for end < len(s) && isAlnum(s[end]) {
-			end++
-		}
-		if end-body >= minScrubRun {
-			b.WriteString(s[i:start])
-			b.WriteString(rules.Redact(s[start:end]))
-			i = end
-			continue
-		}
-		// Not a key here. Move on by one byte only: a key may start inside
-		// what was just looked at ("xai-xai-..." hides one at offset 4).
-		b.WriteString(s[i : start+1])
-		i = start + 1
-	}
-}
+// ("xai-..." and the last four characters), truncated keys included. It is
+// safetext.RedactPartial, the output-safety layer's rule for text that
+// never rightly holds a long "xai-" run; it stays here for the callers
+// that scrub what they hand to the trail.
+func Scrub(s string) string { return safetext.RedactPartial(s) }
 
-func isAlnum(c byte) bool {
-	return ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z') || ('0' <= c && c <= '9')
-}
+// clean prepares one field of an entry: key-shaped runs redacted, bytes
+// that are not UTF-8 written as \xNN (rather than turned into U+FFFD by the
+// encoder, which would lose them).
+func clean(s string) string { return safetext.ToUTF8(Scrub(s)) }

@@ -133,3 +133,27 @@ func TestConcurrentRecordsDoNotInterleave(t *testing.T) {
 		}
 	}
 }
+
+// A server answer or hook error quoted in an entry cannot drive the
+// terminal that shows the trail, nor lose bytes that are not UTF-8.
+func TestRecordEscapesControls(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(&buf, nil)
+	l.Record(Entry{Action: ActionVerify, Outcome: "unknown", Detail: "answer \x1b]0;t\x07 \u009b2J \x7f \xff\r\nx"})
+	out := buf.Bytes()
+	if bytes.Count(out, []byte("\n")) != 1 {
+		t.Fatalf("not one line: %q", out)
+	}
+	for _, raw := range []string{"\x1b", "\x07", "\u009b", "\x7f", "\xff", "\r"} {
+		if bytes.Contains(out, []byte(raw)) {
+			t.Errorf("raw %q in the trail: %q", raw, out)
+		}
+	}
+	var e Entry
+	if err := json.Unmarshal(out, &e); err != nil {
+		t.Fatal(err)
+	}
+	if want := "answer \x1b]0;t\x07 \u009b2J \x7f \\xff\r x"; e.Detail != want {
+		t.Errorf("detail = %q, want %q", e.Detail, want)
+	}
+}

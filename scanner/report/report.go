@@ -3,11 +3,13 @@
 // baselines and `xaiscan verify`.
 //
 // Every writer shows keys in their redacted form ("xai-..." and the last
-// four characters) unless Options.ShowSecrets is set. Redaction is not only
-// applied to Finding.Secret: every free-form string that reaches the output
-// (paths, reasons, notes, authors, verification details) is scrubbed of
-// key-shaped text too, because a key can hide in a file name or a commit
-// author as easily as in a file's content.
+// four characters) unless Options.ShowSecrets is set. Writers never format
+// untrusted text themselves: before a Result is rendered, every free-form
+// string in it (paths, reasons, notes, authors, e-mails, verification
+// details) goes through the output-safety layer, package safetext — for
+// text, key-shaped runs redacted and control characters escaped; for JSON
+// and SARIF, key-shaped runs redacted and the text otherwise exact, with
+// names that are not UTF-8 kept recoverable (path_bytes).
 //
 // Writers are single-threaded, never modify the Result they are given, and
 // produce byte-for-byte deterministic output for a given Result and Options.
@@ -66,152 +68,6 @@ func Write(w io.Writer, format string, res scanner.Result, o Options) error {
 	}
 }
 
-// redactor decides how keys and free-form strings appear in an output. It
-// is built once per write from the findings, whose full keys it knows.
-type redactor struct {
-	show bool
-	// keys are the full keys of the findings being written, so that an
-	// exact occurrence is redacted even where the rules' boundary checks
-	// would not see it (a key glued to a word character in a path).
-	keys []string
-}
-
-func newRedactor(res scanner.Result, o Options) *redactor {
-	r := &redactor{show: o.ShowSecrets}
-	if r.show {
-		return r
-	}
-	seen := map[string]bool{}
-	for _, f := range res.Findings {
-		for _, k := range []string{f.Key, f.Secret} {
-			if isFullKey(k) && !seen[k] {
-				seen[k] = true
-				r.keys = append(r.keys, k)
-			}
-		}
-	}
-	return r
-}
-
-// secret returns what a finding's "secret" field shows: the full key with
-// ShowSecrets (when the finding carries it), the redacted form otherwise.
-func (r *redactor) secret(f scanner.Finding) string {
-	if r.show {
-		if f.Key != "" {
-			return f.Key
-		}
-		return f.Secret
-	}
-	if f.Key != "" {
-		return rules.Redact(f.Key)
-	}
-	return r.str(f.Secret)
-}
-
-// str scrubs a free-form string: with ShowSecrets it is returned as is;
-// otherwise every known key, and anything else the rules recognise as a
-// key, is replaced by its redacted form.
-func (r *redactor) str(s string) string {
-	if r.show || !strings.Contains(s, rules.Prefix) {
-		return s
-	}
-	for _, k := range r.keys {
-		s = strings.ReplaceAll(s, k, rules.Redact(k))
-	}
-	ms := rules.FindAll([]byte(s))
-	if len(ms) == 0 {
-		return s
-	}
-	var b strings.Builder
-	last := 0
-	for _, m := range ms {
-		b.WriteString(s[last:m.Start])
-		b.WriteString(rules.Redact(s[m.Start:m.End]))
-		last = m.End
-	}
-	b.WriteString(s[last:])
-	return b.String()
-}
-
-// value scrubs the strings inside a decoded JSON value (verification
-// details), copying maps and slices so the caller's Result is untouched.
-func (r *redactor) value(v any) any {
-	if r.show {
-		return v
-	}
-	switch x := v.(type) {
-	case string:
-		return r.str(x)
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[r.str(k)] = r.value(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = r.value(e)
-		}
-		return out
-	case map[string]string:
-		out := make(map[string]string, len(x))
-		for k, e := range x {
-			out[r.str(k)] = r.str(e)
-		}
-		return out
-	case []string:
-		out := make([]string, len(x))
-		for i, e := range x {
-			out[i] = r.str(e)
-		}
-		return out
-	default:
-		return v
-	}
-}
-
-// finding returns a copy of f ready to serialise: Secret set per the
-// redaction rules, free-form fields scrubbed, and the fingerprint filled in
-// from the key if the producer left it empty.
-func (r *redactor) finding(f scanner.Finding) scanner.Finding {
-	out := f
-	out.Secret = r.secret(f)
-	if out.Fingerprint == "" && f.Key != "" {
-		out.Fingerprint = rules.Fingerprint([]byte(f.Key))
-	}
-	out.Path = r.str(f.Path)
-	out.Author = r.str(f.Author)
-	out.Email = r.str(f.Email)
-	out.Date = r.str(f.Date)
-	out.Commit = r.str(f.Commit)
-	out.Encoding = r.str(f.Encoding)
-	if f.VerificationDetail != nil {
-		out.VerificationDetail, _ = r.value(f.VerificationDetail).(map[string]any)
-	}
-	// The copy is for writing; it does not need the key, so it does not
-	// carry it where a careless field could leak it.
-	out.Key = ""
-	return out
-}
-
-// coverage returns a scrubbed copy of c whose Skipped is never nil, so it
-// serialises as [] rather than null.
-func (r *redactor) coverage(c scanner.Coverage) scanner.Coverage {
-	out := c
-	out.Skipped = make([]scanner.Skipped, len(c.Skipped))
-	for i, s := range c.Skipped {
-		out.Skipped[i] = scanner.Skipped{Path: r.str(s.Path), Reason: r.str(s.Reason), Kind: s.Kind}
-	}
-	if c.Notes != nil {
-		out.Notes = make([]string, len(c.Notes))
-		for i, n := range c.Notes {
-			out.Notes[i] = r.str(n)
-		}
-	}
-	return out
-}
-
 // isFullKey reports whether s is exactly one key and nothing else.
 func isFullKey(s string) bool {
 	// MatchAt trusts its caller that a prefix starts at the offset, and
@@ -259,11 +115,12 @@ func ruleName(id string) string {
 // skipSummaries condenses the deliberate skips (Error false) into one line
 // per reason, "Skipped 3 paths: symlink not followed (…)", in reason order;
 // read errors are listed one by one elsewhere.
-func skipSummaries(skipped []scanner.Skipped, r *redactor) []string {
+// The entries have already been through a cleaner.
+func skipSummaries(skipped []shownSkip) []string {
 	counts := map[string]int{}
 	for _, s := range skipped {
 		if !s.IsError() {
-			counts[r.str(s.Reason)]++
+			counts[s.Reason]++
 		}
 	}
 	reasons := make([]string, 0, len(counts))

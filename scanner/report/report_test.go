@@ -97,22 +97,20 @@ func TestRedactionOfFreeFormFields(t *testing.T) {
 	}
 }
 
-func TestRedactorStr(t *testing.T) {
+func TestCleanerValue(t *testing.T) {
 	k := rulestest.APIKey()
-	r := newRedactor(scanner.Result{}, Options{})
-	if got, want := r.str("a "+k+" b"), "a "+rules.Redact(k)+" b"; got != want {
-		t.Errorf("str = %q, want %q", got, want)
+	c := textCleaner(Options{})
+	v := map[string]any{"a": []any{k, "\x1b[2J"}, "b": map[string]string{"c": k}, "d": []string{k}, "n": 3}
+	got := cleanStrings(c, v)
+	if s := fmt.Sprint(got); strings.Contains(s, k) || !strings.Contains(s, rules.Redact(k)) || strings.Contains(s, "\x1b") {
+		t.Errorf("nested strings not cleaned: %q", rules.Redact(s))
 	}
-	if got := r.str("xai-short"); got != "xai-short" {
-		t.Errorf("non-key changed: %q", got)
+	if v["a"].([]any)[0] != k {
+		t.Errorf("the input was modified")
 	}
-	v := r.value(map[string]any{"a": []any{k}, "b": map[string]string{"c": k}, "d": []string{k}, "n": 3})
-	if got := fmt.Sprint(v); strings.Contains(got, k) || !strings.Contains(got, rules.Redact(k)) {
-		t.Errorf("value did not scrub nested strings: %s", rules.Redact(got))
-	}
-	shown := newRedactor(scanner.Result{}, Options{ShowSecrets: true})
-	if got := shown.str(k); got != k {
-		t.Errorf("ShowSecrets redacted a string")
+	shown := textCleaner(Options{ShowSecrets: true})
+	if got := shown.str(k + "\n"); got != k+`\n` {
+		t.Errorf("ShowSecrets: got %q", rules.Redact(got))
 	}
 }
 

@@ -149,11 +149,12 @@ type sarifLogicalLocation struct {
 // WriteSARIF writes res as a SARIF 2.1.0 log with one run, suitable for
 // GitHub code scanning: one rule per built-in rule id, relative artifact
 // URIs, and partialFingerprints from the key's fingerprint. Keys are
-// redacted exactly as in WriteJSON. The invocation is successful only when
+// redacted exactly as in WriteJSON; URIs are percent-encoded from the raw
+// name, so a name that is not UTF-8 keeps its bytes. The invocation is successful only when
 // the scan read everything it was asked to and was not interrupted; read
 // errors become toolExecutionNotifications.
 func WriteSARIF(w io.Writer, res scanner.Result, o Options) error {
-	r := newRedactor(res, o)
+	sr := exactCleaner(o).result(res)
 	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{
 			Name:           ToolName,
@@ -161,7 +162,7 @@ func WriteSARIF(w io.Writer, res scanner.Result, o Options) error {
 			InformationURI: InformationURI,
 			Rules:          sarifRules(),
 		}},
-		Invocations: []sarifInvocation{sarifInvocationOf(res, r)},
+		Invocations: []sarifInvocation{sarifInvocationOf(sr)},
 		Results:     make([]sarifResult, 0, len(res.Findings)),
 		Properties: map[string]any{
 			"coverage": map[string]int64{
@@ -172,8 +173,8 @@ func WriteSARIF(w io.Writer, res scanner.Result, o Options) error {
 			},
 		},
 	}
-	for _, f := range res.Findings {
-		run.Results = append(run.Results, sarifResultOf(r.finding(f)))
+	for _, f := range sr.findings {
+		run.Results = append(run.Results, sarifResultOf(f))
 	}
 	log := sarifLog{Schema: SARIFSchema, Version: SARIFVersion, Runs: []sarifRun{run}}
 	return encodeJSON(w, "sarif", log)
@@ -215,48 +216,47 @@ func pascalCase(id string) string {
 	return b.String()
 }
 
-func sarifInvocationOf(res scanner.Result, r *redactor) sarifInvocation {
-	inv := sarifInvocation{ExecutionSuccessful: !res.Coverage.Partial() && !res.Interrupted}
-	if res.Interrupted {
+func sarifInvocationOf(res shownResult) sarifInvocation {
+	inv := sarifInvocation{ExecutionSuccessful: !res.coverage.Partial() && !res.interrupted}
+	if res.interrupted {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
 			Level:   "error",
 			Message: sarifMessage{Text: "Scan interrupted: the results are incomplete."},
 		})
 	}
-	for _, s := range res.Coverage.Skipped {
+	for _, s := range res.skipped {
 		if !s.IsError() {
 			continue
 		}
 		n := sarifNotification{Level: "error"}
 		if s.Path == "" {
-			n.Message.Text = "Could not read: " + r.str(s.Reason)
+			n.Message.Text = "Could not read: " + s.Reason
 		} else {
-			p := r.str(s.Path)
-			n.Message.Text = "Could not read " + p + ": " + r.str(s.Reason)
+			n.Message.Text = "Could not read " + s.Path + ": " + s.Reason
 			n.Locations = []sarifLocation{{PhysicalLocation: &sarifPhysicalLocation{
-				ArtifactLocation: sarifArtifactLocation{URI: relativeURI(p), URIBaseID: srcRoot},
+				ArtifactLocation: sarifArtifactLocation{URI: relativeURI(s.rawPath), URIBaseID: srcRoot},
 			}}}
 		}
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, n)
 	}
-	for _, line := range skipSummaries(res.Coverage.Skipped, r) {
+	for _, line := range skipSummaries(res.skipped) {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
 			Level:   "note",
 			Message: sarifMessage{Text: line},
 		})
 	}
-	for _, note := range res.Coverage.Notes {
+	for _, note := range res.coverage.Notes {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
 			Level:   "warning",
-			Message: sarifMessage{Text: r.str(note)},
+			Message: sarifMessage{Text: note},
 		})
 	}
 	return inv
 }
 
-// sarifResultOf converts a finding that has already been through
-// redactor.finding (Secret and free-form fields are safe to write).
-func sarifResultOf(f scanner.Finding) sarifResult {
+// sarifResultOf converts a cleaned finding (Secret and free-form fields
+// are safe to write).
+func sarifResultOf(f shownFinding) sarifResult {
 	res := sarifResult{
 		RuleID:    f.Rule,
 		Level:     "error",
@@ -300,7 +300,7 @@ func sarifResultOf(f scanner.Finding) sarifResult {
 	return res
 }
 
-func sarifMessageText(f scanner.Finding) string {
+func sarifMessageText(f shownFinding) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Leaked %s %s", ruleName(f.Rule), f.Secret)
 	switch {
@@ -350,12 +350,12 @@ func sarifMessageText(f scanner.Finding) string {
 	return b.String()
 }
 
-func sarifLocationOf(f scanner.Finding) sarifLocation {
+func sarifLocationOf(f shownFinding) sarifLocation {
 	loc := sarifLocation{PhysicalLocation: &sarifPhysicalLocation{}}
 	pl := loc.PhysicalLocation
 	switch {
 	case f.Path != "":
-		pl.ArtifactLocation = sarifArtifactLocation{URI: relativeURI(f.Path), URIBaseID: srcRoot}
+		pl.ArtifactLocation = sarifArtifactLocation{URI: relativeURI(f.rawPath), URIBaseID: srcRoot}
 	case f.Commit != "":
 		pl.ArtifactLocation = sarifArtifactLocation{URI: relativeURI(MessageURIPrefix + f.Commit), URIBaseID: srcRoot}
 		loc.LogicalLocations = []sarifLogicalLocation{{
@@ -377,7 +377,7 @@ func sarifLocationOf(f scanner.Finding) sarifLocation {
 			// An encoded key's length in the source is not the key's
 			// length, so only a plain key gets an end column.
 			if f.Encoding == "" {
-				reg.EndColumn = f.Column + keyLen(f)
+				reg.EndColumn = f.Column + keyLen(f.Finding)
 			}
 		}
 		pl.Region = reg

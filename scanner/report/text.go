@@ -45,12 +45,12 @@ func newPalette(on bool) palette {
 // keyGroup is one distinct key and the findings that carry it.
 type keyGroup struct {
 	id       string
-	findings []scanner.Finding
+	findings []shownFinding
 }
 
 // groupByKey groups findings by fingerprint, ordering groups by their first
 // appearance in the (already sorted) findings.
-func groupByKey(fs []scanner.Finding) []*keyGroup {
+func groupByKey(fs []shownFinding) []*keyGroup {
 	var groups []*keyGroup
 	index := map[string]*keyGroup{}
 	for _, f := range fs {
@@ -73,22 +73,26 @@ func groupByKey(fs []scanner.Finding) []*keyGroup {
 
 // WriteText writes res for people: findings grouped by key (one header per
 // distinct key, then each location indented), followed by a summary of
-// coverage, read errors, deliberate skips and notes.
+// coverage, read errors, deliberate skips and notes. Every name, author
+// and message is shown escaped (safetext.Escape): nothing in the output
+// can act on the terminal or start a line of its own.
 func WriteText(w io.Writer, res scanner.Result, o Options) error {
 	bw := bufio.NewWriter(w)
-	t := textWriter{w: bw, p: newPalette(o.Color), r: newRedactor(res, o), o: o}
-	t.findings(res.Findings)
-	t.summary(res)
+	t := textWriter{w: bw, p: newPalette(o.Color), o: o}
+	sr := textCleaner(o).result(res)
+	t.findings(sr.findings)
+	t.summary(sr)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("report: write text: %w", err)
 	}
 	return nil
 }
 
+// textWriter renders a shownResult: its strings are already safe, so the
+// writer adds only its own layout and colours.
 type textWriter struct {
 	w *bufio.Writer
 	p palette
-	r *redactor
 	o Options
 }
 
@@ -98,13 +102,13 @@ func (t *textWriter) printf(format string, a ...any) {
 	fmt.Fprintf(t.w, format, a...)
 }
 
-func (t *textWriter) findings(fs []scanner.Finding) {
+func (t *textWriter) findings(fs []shownFinding) {
 	for i, g := range groupByKey(fs) {
 		if i > 0 {
 			t.printf("\n")
 		}
 		first := g.findings[0]
-		t.printf("%s %s", t.p.header.Sprint(ruleName(first.Rule)), t.p.key.Sprint(t.r.secret(first)))
+		t.printf("%s %s", t.p.header.Sprint(ruleName(first.Rule)), t.p.key.Sprint(first.Secret))
 		if v, detail := verificationOf(g.findings); v != "" {
 			t.printf("  %s", t.verification(v))
 			if s := t.detail(detail); s != "" {
@@ -120,7 +124,7 @@ func (t *textWriter) findings(fs []scanner.Finding) {
 
 // verificationOf returns the first verification state (and its detail)
 // among a key's findings; the verifier checks each key once, so they agree.
-func verificationOf(fs []scanner.Finding) (string, map[string]any) {
+func verificationOf(fs []shownFinding) (string, map[string]any) {
 	for _, f := range fs {
 		if f.Verification != "" {
 			return f.Verification, f.VerificationDetail
@@ -138,7 +142,7 @@ func (t *textWriter) verification(v string) string {
 	case "unknown":
 		return t.p.unknown.Sprint("unknown")
 	default:
-		return t.p.unknown.Sprint(t.r.str(v))
+		return t.p.unknown.Sprint(v)
 	}
 }
 
@@ -177,7 +181,7 @@ func (t *textWriter) detail(d map[string]any) string {
 		if s == "" {
 			continue
 		}
-		parts = append(parts, t.r.str(k)+": "+t.r.str(s))
+		parts = append(parts, k+": "+s)
 	}
 	return strings.Join(parts, "; ")
 }
@@ -210,11 +214,11 @@ func detailValue(v any) string {
 
 // location renders one finding's place: path:line:column, then its
 // encoding and git attribution when present.
-func (t *textWriter) location(f scanner.Finding) string {
+func (t *textWriter) location(f shownFinding) string {
 	var b strings.Builder
 	switch {
 	case f.Path != "":
-		b.WriteString(t.r.str(f.Path))
+		b.WriteString(f.Path)
 	case f.Commit != "":
 		b.WriteString("(commit message)")
 	case f.Source == scanner.SourceStdin:
@@ -224,28 +228,28 @@ func (t *textWriter) location(f scanner.Finding) string {
 	}
 	fmt.Fprintf(&b, ":%d:%d", f.Line, f.Column)
 	if f.Encoding != "" {
-		fmt.Fprintf(&b, " [%s]", t.r.str(f.Encoding))
+		fmt.Fprintf(&b, " [%s]", f.Encoding)
 	}
 	if f.Source == scanner.SourceStaged && f.Commit == "" {
 		b.WriteString("  (staged)")
 	}
 	if f.Commit != "" {
 		b.WriteString("  ")
-		b.WriteString(t.p.dim.Sprint("commit " + shortCommit(t.r.str(f.Commit))))
+		b.WriteString(t.p.dim.Sprint("commit " + shortCommit(f.Commit)))
 	}
 	if f.Author != "" || f.Email != "" {
 		b.WriteString("  ")
-		b.WriteString(t.r.str(f.Author))
+		b.WriteString(f.Author)
 		if f.Email != "" {
 			if f.Author != "" {
 				b.WriteString(" ")
 			}
-			b.WriteString("<" + t.r.str(f.Email) + ">")
+			b.WriteString("<" + f.Email + ">")
 		}
 	}
 	if f.Date != "" {
 		b.WriteString("  ")
-		b.WriteString(shortDate(t.r.str(f.Date)))
+		b.WriteString(shortDate(f.Date))
 	}
 	if f.Reachable != nil && !*f.Reachable {
 		b.WriteString("  ")
@@ -285,27 +289,27 @@ func shortDate(d string) string {
 // and a screenful says as much as all of them.
 const maxListedErrors = 50
 
-func (t *textWriter) summary(res scanner.Result) {
+func (t *textWriter) summary(res shownResult) {
 	// Lines are collected first so the blank line that separates them from
 	// the findings is printed only when a summary follows (quiet output of
 	// a complete scan has none).
 	var out []string
 	add := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
-	cov := res.Coverage
+	cov := res.coverage
 	if !t.o.Quiet {
-		if len(res.Findings) == 0 {
+		if len(res.findings) == 0 {
 			add("No xAI keys found.")
 		} else {
-			keys := len(groupByKey(res.Findings))
-			add("%s in %s.", plural(keys, "key", "keys"), plural(len(res.Findings), "location", "locations"))
+			keys := len(groupByKey(res.findings))
+			add("%s in %s.", plural(keys, "key", "keys"), plural(len(res.findings), "location", "locations"))
 		}
 		add("Scanned %s.", scannedSummary(cov))
 	}
-	if res.Interrupted {
+	if res.interrupted {
 		add("%s", t.p.warn.Sprint("Scan interrupted: the results are incomplete."))
 	}
-	var errs []scanner.Skipped
-	for _, s := range cov.Skipped {
+	var errs []shownSkip
+	for _, s := range res.skipped {
 		if s.IsError() {
 			errs = append(errs, s)
 		}
@@ -318,22 +322,22 @@ func (t *textWriter) summary(res scanner.Result) {
 				break
 			}
 			if s.Path == "" {
-				add("    %s", t.r.str(s.Reason))
+				add("    %s", s.Reason)
 			} else {
-				add("    %s: %s", t.r.str(s.Path), t.r.str(s.Reason))
+				add("    %s: %s", s.Path, s.Reason)
 			}
 		}
 	}
 	if !t.o.Quiet {
-		out = append(out, skipSummaries(cov.Skipped, t.r)...)
+		out = append(out, skipSummaries(res.skipped)...)
 		for _, n := range cov.Notes {
-			add("Note: %s", t.r.str(n))
+			add("Note: %s", n)
 		}
 	}
 	if len(out) == 0 {
 		return
 	}
-	if len(res.Findings) > 0 {
+	if len(res.findings) > 0 {
 		t.printf("\n")
 	}
 	for _, l := range out {
