@@ -169,7 +169,7 @@ func scrub(msg string, secrets []string) string {
 		}
 		return r
 	}, msg)
-	msg = redactKeys(msg)
+	msg = RedactKeys(msg)
 	if len(msg) > maxReason {
 		cut := maxReason
 		for cut > 0 && (msg[cut]&0xC0) == 0x80 {

@@ -113,7 +113,7 @@ func Parse(s string) (Endpoint, error) {
 		clean.User = url.User(e.user)
 	}
 	e.URL = clean.String()
-	e.Label = redactKeys(e.URL)
+	e.Label = RedactKeys(e.URL)
 	return e, nil
 }
 
@@ -135,7 +135,7 @@ func parseSCP(s string) (Endpoint, error) {
 		prefix = e.user + "@"
 	}
 	e.URL = prefix + host + ":" + path
-	e.Label = redactKeys(e.URL)
+	e.Label = RedactKeys(e.URL)
 	return e, nil
 }
 
@@ -168,7 +168,7 @@ func stripUserinfo(s string) string {
 	if i := strings.Index(s, "://"); i >= 0 {
 		prefix, rest = s[:i+3], s[i+3:]
 	} else {
-		return redactKeys(s)
+		return RedactKeys(s)
 	}
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
@@ -177,12 +177,12 @@ func stripUserinfo(s string) string {
 	if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
 		rest = rest[at+1:]
 	}
-	return redactKeys(prefix + rest)
+	return RedactKeys(prefix + rest)
 }
 
-// redactKeys replaces key-shaped text (DESIGN §4: a key in any name is
+// RedactKeys replaces key-shaped text (DESIGN §4: a key in any name is
 // redacted like a finding).
-func redactKeys(s string) string {
+func RedactKeys(s string) string {
 	if !strings.Contains(s, rules.Prefix) {
 		return s
 	}
