@@ -61,6 +61,8 @@ func TestScripts(t *testing.T) {
 			"xai-count":   func(ts *testscript.TestScript, neg bool, args []string) { cmdXAICount(ts, fake, args) },
 			"xai-deleted": func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIDeleted(ts, fake, neg, args) },
 			"filemode":    cmdFileMode,
+			"gitserve":    cmdGitServe,
+			"fakeapi":     cmdFakeAPI,
 		},
 	})
 }

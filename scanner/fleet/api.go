@@ -104,26 +104,39 @@ func (p *pager) each(ctx context.Context, first *url.URL, page func([]byte) erro
 			return err
 		}
 		if err := page(body); err != nil {
-			return fmt.Errorf("GET %s: %w", u.Redacted(), err)
+			return fmt.Errorf("GET %s: %w", where(u), err)
 		}
 		next := p.next(resp, u)
 		if next == "" {
 			return nil
 		}
 		if n >= p.api.MaxPages {
-			return fmt.Errorf("GET %s: more than %d pages; stopping", first.Redacted(), p.api.MaxPages)
+			return fmt.Errorf("GET %s: more than %d pages; stopping", where(first), p.api.MaxPages)
 		}
 		nu, err := u.Parse(next)
 		if err != nil {
-			return fmt.Errorf("GET %s: bad next-page link: %w", u.Redacted(), err)
+			return fmt.Errorf("GET %s: bad next-page link: %w", where(u), err)
 		}
 		// The token goes to the API's own origin only, wherever a link
 		// points.
 		if nu.Scheme != p.base.Scheme || !strings.EqualFold(nu.Host, p.base.Host) {
-			return fmt.Errorf("GET %s: next-page link leaves the API (%s://%s); refusing to follow it", u.Redacted(), nu.Scheme, nu.Host)
+			return fmt.Errorf("GET %s: next-page link leaves the API (%s://%s); refusing to follow it", where(u), nu.Scheme, nu.Host)
 		}
 		u = nu
 	}
+}
+
+// where names a request in messages: the URL with only its page number
+// kept from the query (the fixed parameters are noise, and their '&' is
+// escaped in JSON reports).
+func where(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery = ""
+	if p := u.Query().Get("page"); p != "" {
+		c.RawQuery = "page=" + url.QueryEscape(p)
+	}
+	return c.String()
 }
 
 // transportErr strips the URL that net/http repeats in its errors: the
@@ -151,7 +164,7 @@ func (p *pager) get(ctx context.Context, u *url.URL) ([]byte, *http.Response, er
 		resp, err := p.client.Do(req)
 		if err != nil {
 			if ctx.Err() != nil || attempt >= p.api.Retries {
-				return nil, nil, fmt.Errorf("GET %s: %w", u.Redacted(), transportErr(err))
+				return nil, nil, fmt.Errorf("GET %s: %w", where(u), transportErr(err))
 			}
 			if err := p.wait(ctx, u, backoff(attempt), "a failed request"); err != nil {
 				return nil, nil, err
@@ -161,7 +174,7 @@ func (p *pager) get(ctx context.Context, u *url.URL) ([]byte, *http.Response, er
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 		resp.Body.Close()
 		if err != nil {
-			return nil, nil, fmt.Errorf("GET %s: reading the response: %w", u.Redacted(), err)
+			return nil, nil, fmt.Errorf("GET %s: reading the response: %w", where(u), err)
 		}
 		if resp.StatusCode == http.StatusOK {
 			return body, resp, nil
@@ -171,7 +184,7 @@ func (p *pager) get(ctx context.Context, u *url.URL) ([]byte, *http.Response, er
 			return nil, resp, p.statusError(u, resp, body)
 		}
 		if attempt >= p.api.Retries {
-			return nil, resp, fmt.Errorf("GET %s: %s, still after %d retries", u.Redacted(), why, p.api.Retries)
+			return nil, resp, fmt.Errorf("GET %s: %s, still after %d retries", where(u), why, p.api.Retries)
 		}
 		if err := p.wait(ctx, u, d, why); err != nil {
 			return nil, resp, err
@@ -233,7 +246,7 @@ func (p *pager) wait(ctx context.Context, u *url.URL, d time.Duration, why strin
 			hint = "; set " + p.api.TokenName + " for a higher limit"
 		}
 		return fmt.Errorf("GET %s: %s: the server asks to wait %s, more than the %s xaiscan waits%s",
-			u.Redacted(), why, d.Round(time.Second), p.api.MaxWait, hint)
+			where(u), why, d.Round(time.Second), p.api.MaxWait, hint)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -267,7 +280,7 @@ func (p *pager) statusError(u *url.URL, resp *http.Response, body []byte) error 
 	if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusNotFound) && p.api.Token == "" && p.api.TokenName != "" {
 		hint = " (private repositories need " + p.api.TokenName + ")"
 	}
-	return &StatusError{Code: resp.StatusCode, msg: fmt.Sprintf("GET %s: %s%s%s", u.Redacted(), resp.Status, detail, hint)}
+	return &StatusError{Code: resp.StatusCode, msg: fmt.Sprintf("GET %s: %s%s%s", where(u), resp.Status, detail, hint)}
 }
 
 // StatusError is an API request that failed with an HTTP status.
