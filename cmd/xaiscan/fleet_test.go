@@ -52,8 +52,7 @@ func cmdFakeAPI(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: fakeapi github|gitlab VAR BASE NAME...")
 	}
 	kind, base, names := args[0], args[2], args[3:]
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		want := "/orgs/acme/repos"
 		if kind == "gitlab" {
 			want = "/groups/acme%2Fsub/projects"
@@ -66,7 +65,7 @@ func cmdFakeAPI(ts *testscript.TestScript, neg bool, args []string) {
 		page = max(page, 1)
 		lo, hi := (page-1)*2, min(page*2, len(names))
 		if hi < len(names) {
-			next := fmt.Sprintf("%s%s?page=%d", srv.URL, r.URL.EscapedPath(), page+1)
+			next := fmt.Sprintf("http://%s%s?page=%d", r.Host, r.URL.EscapedPath(), page+1)
 			w.Header().Set("Link", `<`+next+`>; rel="next"`)
 			w.Header().Set("X-Next-Page", strconv.Itoa(page+1))
 		} else {
