@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	gitssh "github.com/go-git/go-git/v5/plumbing/transport/ssh"
@@ -72,14 +74,72 @@ func Clone(ctx context.Context, e Endpoint, dir string, o Options) error {
 	return errors.New(scrub(err.Error(), secrets))
 }
 
+// mirrorSpec maps every ref the server advertises to the same name.
+const mirrorSpec = config.RefSpec("+refs/*:refs/*")
+
+// cloneOnce is `git clone --mirror` with go-git: a bare repository, every
+// advertised ref fetched under its own name, and HEAD pointed where the
+// server's points. Unlike go-git's clone it does not need the server's
+// HEAD to resolve: a repository whose default branch was deleted is still
+// audited.
 func cloneOnce(ctx context.Context, e Endpoint, dir string, auth transport.AuthMethod) error {
-	_, err := git.PlainCloneContext(ctx, dir, true, &git.CloneOptions{
-		URL:    e.URL,
-		Auth:   auth,
-		Mirror: true,
-		Tags:   git.AllTags,
+	repo, err := git.PlainInit(dir, true)
+	if err != nil {
+		return fmt.Errorf("creating the clone: %w", err)
+	}
+	rem, err := repo.CreateRemote(&config.RemoteConfig{
+		Name: "origin", URLs: []string{e.URL}, Fetch: []config.RefSpec{mirrorSpec}, Mirror: true,
 	})
-	return err
+	if err != nil {
+		return fmt.Errorf("creating the clone: %w", err)
+	}
+	advertised, err := rem.ListContext(ctx, &git.ListOptions{Auth: auth})
+	if err != nil {
+		return err
+	}
+	if len(advertised) == 0 {
+		return transport.ErrEmptyRemoteRepository
+	}
+	err = rem.FetchContext(ctx, &git.FetchOptions{Auth: auth, RefSpecs: []config.RefSpec{mirrorSpec}, Tags: git.AllTags})
+	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
+		return err
+	}
+	return setHead(repo, advertised)
+}
+
+// setHead points the clone's HEAD at the branch the server's HEAD names
+// (or, from a server that does not say, the branch at the same commit,
+// main or master first). A server without a HEAD leaves the clone's unborn.
+func setHead(repo *git.Repository, advertised []*plumbing.Reference) error {
+	var head *plumbing.Reference
+	for _, r := range advertised {
+		if r.Name() == plumbing.HEAD {
+			head = r
+		}
+	}
+	if head == nil {
+		return nil
+	}
+	target := head.Target()
+	if head.Type() == plumbing.HashReference {
+		target = ""
+		for _, r := range advertised {
+			if r.Name().IsBranch() && r.Type() == plumbing.HashReference && r.Hash() == head.Hash() &&
+				(target == "" || r.Name() == "refs/heads/main" || (r.Name() == "refs/heads/master" && target != "refs/heads/main")) {
+				target = r.Name()
+			}
+		}
+		if target == "" {
+			return repo.Storer.SetReference(plumbing.NewHashReference(plumbing.HEAD, head.Hash()))
+		}
+	}
+	if _, err := repo.Storer.Reference(target); err != nil {
+		return nil
+	}
+	if err := repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, target)); err != nil {
+		return fmt.Errorf("setting HEAD: %w", err)
+	}
+	return nil
 }
 
 // needsAuth reports whether a clone failed for want of credentials. Hosts

@@ -292,3 +292,30 @@ func TestCloneCancelled(t *testing.T) {
 }
 
 func waitABit() { time.Sleep(10 * time.Millisecond) }
+
+// TestCloneHEAD: the clone's HEAD follows the server's, and a server
+// whose HEAD names a deleted branch is still cloned and audited (go-git's
+// own clone refuses it; git clone --mirror does not).
+func TestCloneHEAD(t *testing.T) {
+	root := t.TempDir()
+	keys := remotetest.MakeRepo(t, root, "r.git", 0, rulestest.APIKey)
+	srv := remotetest.New(t, root, remotetest.Options{})
+	e, _ := Parse(srv.URL + "/r.git")
+	gitDir := filepath.Join(root, "r.git")
+
+	gittest.Must(t, gitDir, nil, "symbolic-ref", "HEAD", "refs/heads/feature")
+	dir := filepath.Join(t.TempDir(), "c")
+	if err := Clone(context.Background(), e, dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if head := gittest.Must(t, dir, nil, "symbolic-ref", "HEAD"); head != "refs/heads/feature" {
+		t.Errorf("clone HEAD = %s, want refs/heads/feature", head)
+	}
+
+	gittest.Must(t, gitDir, nil, "symbolic-ref", "HEAD", "refs/heads/gone")
+	dir = filepath.Join(t.TempDir(), "c")
+	if err := Clone(context.Background(), e, dir, Options{}); err != nil {
+		t.Fatalf("dangling server HEAD: %v", err)
+	}
+	wantKeys(t, scanKeys(t, dir), keys)
+}
