@@ -61,26 +61,21 @@ func Audit(ctx context.Context, eng *scanner.Engine, repos []Repo, o Options) sc
 		o.Ahead = 1
 	}
 	pctx, stop := context.WithCancel(ctx)
-	ready := prefetch(pctx, repos, o)
-	defer func() {
-		// Stop the cloning, then remove whatever was cloned and never
-		// scanned; prefetch closes the channel once its clone is undone.
-		stop()
-		for p := range ready {
-			p.remove()
-		}
-	}()
+	pf := startPrefetch(pctx, repos, o)
+	defer pf.close(stop)
 	var results []scanner.Result
 	done := 0
-	for p := range ready {
+	for f := range pf.ready {
+		<-f.done
 		if ctx.Err() != nil {
-			p.remove()
+			pf.release(f)
 			break
 		}
 		if o.Started != nil {
-			o.Started(done, len(repos), p.repo)
+			o.Started(done, len(repos), f.p.repo)
 		}
-		res := scanOne(ctx, eng, p, o)
+		res := scanOne(ctx, eng, f.p, o)
+		pf.release(f)
 		results = append(results, res)
 		if res.Interrupted {
 			break
@@ -98,28 +93,58 @@ func Audit(ctx context.Context, eng *scanner.Engine, repos []Repo, o Options) sc
 	return out
 }
 
-// prefetch prepares repos in order on its own goroutine. The channel holds
-// o.Ahead-1 entries and the goroutine one more in hand, so at most o.Ahead
-// clones wait while one is scanned.
-func prefetch(ctx context.Context, repos []Repo, o Options) <-chan prepared {
-	ch := make(chan prepared, o.Ahead-1)
+// prefetcher prepares repositories ahead of the scan, in order. A slot is
+// taken before a clone starts and given back once its repository is
+// scanned (or dropped), so at most Ahead+1 clones exist at any time: the
+// one being scanned and Ahead made or in the making. Clones run
+// concurrently within that bound: a clone mostly waits on the network.
+type prefetcher struct {
+	ready chan *future
+	slots chan struct{}
+}
+
+// future is a repository being prepared; done is closed when p is set.
+type future struct {
+	p    prepared
+	done chan struct{}
+}
+
+func startPrefetch(ctx context.Context, repos []Repo, o Options) *prefetcher {
+	pf := &prefetcher{ready: make(chan *future, o.Ahead+1), slots: make(chan struct{}, o.Ahead+1)}
 	go func() {
-		defer close(ch)
+		defer close(pf.ready)
 		for _, r := range repos {
-			p := prepare(ctx, r, o)
-			if ctx.Err() != nil {
-				p.remove()
-				return
-			}
 			select {
-			case ch <- p:
+			case pf.slots <- struct{}{}:
 			case <-ctx.Done():
-				p.remove()
 				return
 			}
+			f := &future{done: make(chan struct{})}
+			go func() {
+				defer close(f.done)
+				f.p = prepare(ctx, r, o)
+			}()
+			// Never blocks: no more futures are out than there are slots.
+			pf.ready <- f
 		}
 	}()
-	return ch
+	return pf
+}
+
+// release removes a future's clone and frees its slot.
+func (pf *prefetcher) release(f *future) {
+	f.p.remove()
+	<-pf.slots
+}
+
+// close stops the cloning, waits for the clones under way to give up,
+// and removes every clone that was never scanned.
+func (pf *prefetcher) close(stop context.CancelFunc) {
+	stop()
+	for f := range pf.ready {
+		<-f.done
+		pf.release(f)
+	}
 }
 
 // prepare clones a remote into a fresh temporary directory.
