@@ -52,7 +52,7 @@ func (ff *fleetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&ff.gitlabAPI, "gitlab-api", "", "GitLab API `URL` (default $CI_API_V4_URL or "+fleet.DefaultGitLabAPI+")")
 	fs.BoolVar(&ff.includeForks, "include-forks", false, "also audit forks listed by --github-org and --gitlab-group")
 	fs.StringVar(&ff.shardSpec, "shard", "", "audit only shard `K/N` (0-based K) of the sorted repository list: every N-th from the K-th")
-	fs.IntVar(&ff.ahead, "clone-ahead", 1, "clone up to `N` repositories ahead of the one being scanned")
+	fs.IntVar(&ff.ahead, "clone-ahead", 2, "clone up to `N` repositories ahead of the one being scanned")
 	fs.BoolVar(&ff.listRepos, "list-repos", false, "print the repositories (of the shard) one per line and exit, without auditing")
 }
 
