@@ -22,7 +22,9 @@ func init() {
 annotated tag message, including objects no ref reaches (reported with
 "reachable": false). Each key is reported once per path, at the commit that
 introduced it there, with author and date, and whether it is still at HEAD.
---range A..B reads only what the commits in B and not in A introduced.`
+--range A..B reads only what the commits in B and not in A introduced.
+
+` + fleetNote
 	commandNotes["staged"] = `Reads the index (what 'git add' staged), never the working tree, and reports
 keys the next commit would add. Keys already committed at the same path are
 not reported. Exit 1 blocks the commit.`
@@ -79,11 +81,16 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 	return a.execute(ctx, sf, plan{root: root, sources: sources, progressNoun: "objects", dedupeWorktree: true})
 }
 
-// runGit is `xaiscan git [REPO]`: history only.
+// runGit is `xaiscan git [REPO...]`: history only. Several REPOs, URLs or
+// lists make a fleet audit (fleet.go).
 func (a *app) runGit(ctx context.Context, args []string) int {
-	sf, pos, code, done := a.parseScan("git", kindGit, args, 0, 1, "takes one REPO", nil)
+	var ff fleetFlags
+	sf, pos, code, done := a.parseScan("git", kindGit, args, 0, -1, "takes REPOs", ff.register)
 	if done {
 		return code
+	}
+	if ff.wanted(pos) {
+		return a.runFleet(ctx, sf, &ff, pos)
 	}
 	repo := firstOr(pos, ".")
 	src, err := a.historySource(repo, sf)
