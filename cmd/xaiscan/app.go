@@ -41,7 +41,7 @@ func commands() []command {
 	return []command{
 		{"dir", "PATH...", "scan files and directories only", (*app).runDir},
 		{"git", "[REPO]", "scan the whole git history: every commit, ref, tag, message and unreachable object", (*app).runGit},
-		{"staged", "[REPO]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
+		{"staged", "[REPO] [-- FILE...]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
 		{"pre-push", "[REMOTE [URL]]", "scan what a push would publish (reads git's pre-push stdin)", (*app).runPrePush},
 		{"stdin", "", "scan standard input", (*app).runStdin},
 		{"verify", "REPORT.json|-", "check whether the keys in a saved report (or on stdin) are live", (*app).runVerify},
