@@ -193,8 +193,8 @@ func (a *app) runPrePush(ctx context.Context, args []string) int {
 	})
 	if errors.Is(err, githook.ErrNoUpstream) {
 		return a.fail(usagef("pre-push: standard input is a terminal and there is %v. "+
-			"git's pre-push hook runs 'xaiscan pre-push REMOTE URL' with the pushed refs on standard input; "+
-			"by hand, set an upstream (git branch --set-upstream-to) or scan a range: xaiscan git --range origin/main..HEAD", err))
+			"Usage: git's pre-push hook runs 'xaiscan pre-push REMOTE URL' with the pushed refs on standard input; "+
+			"by hand, give HEAD an upstream (git branch --set-upstream-to) or scan a range (xaiscan git --range origin/main..HEAD)", err))
 	}
 	if err != nil {
 		return a.fail(fmt.Errorf("pre-push: %w", err))
@@ -209,11 +209,7 @@ func (a *app) runPrePush(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
-	root := repo
-	if wt := workTreeOf(repo); wt != "" {
-		root = wt
-	}
-	return a.execute(ctx, sf, plan{root: root, sources: []scanner.Source{notesSource(p.Notes), src}, progressNoun: "objects"})
+	return a.executeHistory(ctx, sf, repo, notedSource{Source: src, notes: p.Notes})
 }
 
 // stdinIsTerminal reports whether r is a terminal: then nobody is going to
@@ -223,15 +219,27 @@ func stdinIsTerminal(r io.Reader) bool {
 	return ok && isTerminal(f)
 }
 
-// notesSource is a source that only records notes: facts a reader needs to
-// trust the result, such as what a pre-push check compared with.
-func notesSource(notes []string) scanner.Source {
-	return scanner.SourceFunc(func(ctx context.Context, feed scanner.Feed) error {
-		for _, n := range notes {
-			feed.Note(n)
-		}
-		return nil
-	})
+// notedSource is a source that also records notes: facts a reader needs
+// to trust the result, such as what a pre-push check compared with.
+type notedSource struct {
+	scanner.Source
+	notes []string
+}
+
+// Items records the notes, then runs the source.
+func (n notedSource) Items(ctx context.Context, feed scanner.Feed) error {
+	for _, note := range n.notes {
+		feed.Note(note)
+	}
+	return n.Source.Items(ctx, feed)
+}
+
+// Finish runs the source's Finish, if it has one.
+func (n notedSource) Finish(ctx context.Context, raw []scanner.Finding, feed scanner.Feed) ([]scanner.Finding, error) {
+	if f, ok := n.Source.(scanner.Finisher); ok {
+		return f.Finish(ctx, raw, feed)
+	}
+	return raw, nil
 }
 
 // runInstallHook is `xaiscan install-hook [--pre-push] [REPO]`.
