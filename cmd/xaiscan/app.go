@@ -52,7 +52,7 @@ func commands() []command {
 	return []command{
 		{"dir", "PATH...", "scan files and directories only", (*app).runDir},
 		{"git", "[REPO...]", "scan the whole git history: every commit, ref, tag, message and unreachable object", (*app).runGit},
-		{"staged", "[REPO]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
+		{"staged", "[REPO] [-- FILE...]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
 		{"pre-push", "[REMOTE [URL]]", "scan what a push would publish (reads git's pre-push stdin)", (*app).runPrePush},
 		{"stdin", "", "scan standard input", (*app).runStdin},
 		{"merge", "REPORT.json...", "join the JSON reports of a sharded fleet audit into one report", (*app).runMerge},

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,10 +29,23 @@ introduced it there, with author and date, and whether it is still at HEAD.
 ` + fleetNote
 	commandNotes["staged"] = `Reads the index (what 'git add' staged), never the working tree, and reports
 keys the next commit would add. Keys already committed at the same path are
-not reported. Exit 1 blocks the commit.`
+not reported. Exit 1 blocks the commit.
+
+With files after -- (the pre-commit framework's hook passes them; with
+--all-files, every tracked file), it reads the staged content of each named
+file instead and reports every key in it, committed before or not: the
+commit contains it. A named file the index lacks is read from the working
+tree; a deleted one (in HEAD only) is listed as excluded; a name found
+nowhere is an error.`
 	commandNotes["pre-push"] = `Reads git's pre-push standard input ("<local ref> <local sha> <remote ref>
 <remote sha>" lines) or the pre-commit framework's PRE_COMMIT_* variables and
-scans the commits the push would publish. Exit 1 blocks the push.`
+scans the commits the push would publish. Exit 1 blocks the push.
+
+Run by hand it never waits for input: from a terminal it compares HEAD with
+its upstream (@{u}..HEAD), or exits 2 when there is none; under pre-commit's
+push stage without --from-ref/--to-ref it compares with the upstream, else
+with what no remote-tracking ref reaches, else scans HEAD's whole history,
+and a note says which.`
 	commandNotes["install-hook"] = `Installs a hook that runs 'xaiscan staged' (or, with --pre-push, 'xaiscan
 pre-push') into the hooks directory git uses (core.hooksPath honoured). An
 existing hook is kept and chained: it runs first. Installing twice changes
@@ -126,16 +141,39 @@ func (a *app) historySource(repo string, sf *scanFlags) (*gitsource.Source, erro
 	return gitsource.New(repo, o)
 }
 
-// runStaged is `xaiscan staged [REPO]`.
+// runStaged is `xaiscan staged [REPO] [-- FILE...]`: what the next commit
+// adds, or, with files after --, every key in the staged content of those
+// files (the pre-commit framework's hook, which passes file names).
 func (a *app) runStaged(ctx context.Context, args []string) int {
-	sf, pos, code, done := a.parseScan("staged", kindStaged, args, 0, 1, "takes one REPO", nil)
+	var fset *pflag.FlagSet
+	sf, pos, code, done := a.parseScan("staged", kindStaged, args, 0, -1, "", func(fs *pflag.FlagSet) { fset = fs })
 	if done {
 		return code
 	}
-	repo := firstOr(pos, ".")
-	src, err := staged.New(repo)
+	repoArgs, files := pos, []string(nil)
+	if dash := fset.ArgsLenAtDash(); dash >= 0 {
+		repoArgs, files = pos[:dash], pos[dash:]
+	}
+	if len(repoArgs) > 1 {
+		return a.fail(usagef("staged: takes one REPO; name the files to check after --"))
+	}
+	src, err := staged.New(firstOr(repoArgs, "."))
 	if err != nil {
 		return a.fail(err)
+	}
+	if len(files) > 0 {
+		cwd, err := os.Getwd()
+		if err != nil {
+			return a.fail(fmt.Errorf("staged: %w", err))
+		}
+		if src.Paths, err = staged.RepoPaths(src.Root(), cwd, files); err != nil {
+			return a.fail(usagef("staged: %v", err))
+		}
+		// So the source's notes count only what the report will show
+		// (execute reports a bad config or baseline itself).
+		if k, err := loadKnown(src.Root(), sf.config, sf.baseline); err == nil && k.f != nil {
+			src.Known = k.f.Suppresses
+		}
 	}
 	// Keys already committed are recognised with the same detectors the
 	// scan uses, so an encoded key already in HEAD is not "new" either.
@@ -144,7 +182,10 @@ func (a *app) runStaged(ctx context.Context, args []string) int {
 }
 
 // runPrePush is `xaiscan pre-push [REMOTE [URL]]`, run by git's pre-push
-// hook with the push described on stdin.
+// hook with the push described on stdin, or by pre-commit with the push in
+// its PRE_COMMIT_* variables. Run by hand (pre-commit's push stage without
+// a range, or a terminal on stdin) it compares HEAD with its upstream, and
+// says what it compared with.
 func (a *app) runPrePush(ctx context.Context, args []string) int {
 	var repo string
 	sf, pos, code, done := a.parseScan("pre-push", kindPrePush, args, 0, 2, "takes at most REMOTE and URL", func(fs *pflag.FlagSet) {
@@ -153,24 +194,59 @@ func (a *app) runPrePush(ctx context.Context, args []string) int {
 	if done {
 		return code
 	}
-	updates, remote, err := githook.ReadPush(a.stdin, pos, a.getenv)
+	p, err := githook.PlanPush(githook.Request{
+		Repo: repo, Args: pos, Stdin: a.stdin,
+		StdinIsTerminal: stdinIsTerminal(a.stdin), Getenv: a.getenv,
+	})
+	if errors.Is(err, githook.ErrNoUpstream) {
+		return a.fail(usagef("pre-push: standard input is a terminal and there is %v. "+
+			"Usage: git's pre-push hook runs 'xaiscan pre-push REMOTE URL' with the pushed refs on standard input; "+
+			"by hand, give HEAD an upstream (git branch --set-upstream-to) or scan a range (xaiscan git --range origin/main..HEAD)", err))
+	}
 	if err != nil {
 		return a.fail(fmt.Errorf("pre-push: %w", err))
 	}
-	include, exclude, err := githook.PushRevisions(repo, remote, updates)
-	if err != nil {
-		return a.fail(fmt.Errorf("pre-push: %w", err))
+	if len(p.Include) == 0 {
+		// Nothing new is published. Still write a (clean) report, with
+		// the reason, for scripts and for whoever reads the hook output.
+		res := scanner.Result{Coverage: scanner.Coverage{Skipped: []scanner.Skipped{}, Notes: p.Notes}}
+		return a.finish(ctx, sf, &actor{flags: &sf.act}, res)
 	}
-	if len(include) == 0 {
-		// Only deletions, or refs the remote already has: nothing new is
-		// published. Still write a (clean) report for scripts.
-		return a.finish(ctx, sf, &actor{flags: &sf.act}, scanner.Result{Coverage: scanner.Coverage{Skipped: []scanner.Skipped{}}})
-	}
-	src, err := gitsource.New(repo, gitsource.Options{Include: include, Exclude: exclude})
+	src, err := gitsource.New(repo, gitsource.Options{Include: p.Include, Exclude: p.Exclude})
 	if err != nil {
 		return a.fail(err)
 	}
-	return a.executeHistory(ctx, sf, repo, src)
+	return a.executeHistory(ctx, sf, repo, notedSource{Source: src, notes: p.Notes})
+}
+
+// stdinIsTerminal reports whether r is a terminal: then nobody is going to
+// type git's list of pushed refs, and waiting for it would look like a hang.
+func stdinIsTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	return ok && isTerminal(f)
+}
+
+// notedSource is a source that also records notes: facts a reader needs
+// to trust the result, such as what a pre-push check compared with.
+type notedSource struct {
+	scanner.Source
+	notes []string
+}
+
+// Items records the notes, then runs the source.
+func (n notedSource) Items(ctx context.Context, feed scanner.Feed) error {
+	for _, note := range n.notes {
+		feed.Note(note)
+	}
+	return n.Source.Items(ctx, feed)
+}
+
+// Finish runs the source's Finish, if it has one.
+func (n notedSource) Finish(ctx context.Context, raw []scanner.Finding, feed scanner.Feed) ([]scanner.Finding, error) {
+	if f, ok := n.Source.(scanner.Finisher); ok {
+		return f.Finish(ctx, raw, feed)
+	}
+	return raw, nil
 }
 
 // runInstallHook is `xaiscan install-hook [--pre-push] [REPO]`.
