@@ -3,6 +3,7 @@ package known
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -60,22 +61,42 @@ type rawConfig struct {
 	} `toml:"ignore"`
 }
 
+// MaxConfigSize is the largest configuration file read. Real ones are a
+// few hundred bytes; this holds 2,000 [[ignore]] entries (more keys belong
+// in .xaiscanignore, 65 bytes each). The TOML decoder takes up to 300
+// times a file's size in memory for some shapes of file, so the limit is
+// what bounds the memory of a hostile one (to about 80 MB).
+const MaxConfigSize = 256 << 10
+
 // LoadConfig loads the configuration for a scan of root. An explicit path
 // (--config) must exist; otherwise root/.xaiscan.toml is read if present,
 // and a missing one yields an empty Config. now decides which [[ignore]]
 // entries have expired (the zero time means time.Now()). Every problem is
 // an error naming the file, the line when known, and the problem.
 func LoadConfig(root, explicitPath string, now time.Time) (*Config, error) {
+	cfg, err := loadConfig(root, explicitPath, now)
+	return cfg, redact(err)
+}
+
+func loadConfig(root, explicitPath string, now time.Time) (*Config, error) {
 	file := explicitPath
 	if file == "" {
 		file = filepath.Join(root, ConfigFileName)
 	}
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		if explicitPath == "" && errors.Is(err, os.ErrNotExist) {
 			return &Config{}, nil
 		}
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(data) > MaxConfigSize {
+		return nil, fmt.Errorf("%s: larger than %d KiB, the limit for a configuration file", file, MaxConfigSize>>10)
 	}
 	if now.IsZero() {
 		now = time.Now()
@@ -84,6 +105,9 @@ func LoadConfig(root, explicitPath string, now time.Time) (*Config, error) {
 }
 
 func parseConfig(file, text string, now time.Time) (*Config, error) {
+	if line, err := checkShape(text); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", file, line, err)
+	}
 	var raw rawConfig
 	md, err := toml.Decode(text, &raw)
 	if err != nil {
@@ -130,7 +154,7 @@ func parseConfig(file, text string, now time.Time) (*Config, error) {
 		if !isFingerprint(ig.Fingerprint) {
 			return nil, fmt.Errorf("%s: [[ignore]] entry %d: fingerprint must be 64 hex digits (the \"fingerprint\" field of a finding), got %d characters", where, i+1, len(ig.Fingerprint))
 		}
-		e := Entry{Fingerprint: strings.ToLower(ig.Fingerprint), Origin: where, Reason: ig.Reason}
+		e := Entry{Fingerprint: ig.Fingerprint}
 		if ig.Path != "" {
 			g, err := ParseGlob(ig.Path)
 			if err != nil {
@@ -158,12 +182,26 @@ func parseConfig(file, text string, now time.Time) (*Config, error) {
 // locator finds the line of a key, value or table in TOML text. The TOML
 // decoder does not expose positions after a successful decode, and errors
 // must name a line, so this scans the text: tables are tracked by their
-// headers and keys by "name =" at the start of a line.
+// headers and keys by "name =" at the start of a line. The [[array]]
+// headers are indexed once, so naming every entry's line stays linear.
 type locator struct {
-	lines []string
+	lines  []string
+	arrays map[string][]int // [[name]] -> the lines of its headers
 }
 
-func newLocator(text string) locator { return locator{lines: strings.Split(text, "\n")} }
+func newLocator(text string) locator {
+	l := locator{lines: strings.Split(text, "\n"), arrays: map[string][]int{}}
+	for n, line := range l.lines {
+		if !strings.HasPrefix(strings.TrimSpace(line), "[[") {
+			continue
+		}
+		if m := headerRe.FindStringSubmatch(line); m != nil {
+			name := unquote(m[1])
+			l.arrays[name] = append(l.arrays[name], n+1)
+		}
+	}
+	return l
+}
 
 // lineRe splits the decoder's "line N (last key ...): problem" messages.
 var lineRe = regexp.MustCompile(`^line (\d+) (.*)$`)
@@ -172,15 +210,8 @@ var headerRe = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?`)
 
 // table returns the line of the i-th [[name]] header (0-based), or 0.
 func (l locator) table(name string, i int) int {
-	seen := 0
-	for n, line := range l.lines {
-		m := headerRe.FindStringSubmatch(line)
-		if m != nil && strings.HasPrefix(strings.TrimSpace(line), "[[") && unquote(m[1]) == name {
-			if seen == i {
-				return n + 1
-			}
-			seen++
-		}
+	if hs := l.arrays[name]; i < len(hs) {
+		return hs[i]
 	}
 	return 0
 }
