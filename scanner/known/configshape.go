@@ -85,7 +85,8 @@ func skipString(text string, i int) (end, lines int) {
 	return len(text) - 1, 0
 }
 
-// skipMultiline passes over a """ or ”' string whose content starts at
+// skipMultiline passes over a multi-line string (three double or three
+// single quotes) whose content starts at
 // text[i]. Up to two quotes before the closing three belong to the
 // content, as TOML says.
 func skipMultiline(text string, i int, q byte, escapes bool) (end, lines int) {
