@@ -86,9 +86,8 @@ func skipString(text string, i int) (end, lines int) {
 }
 
 // skipMultiline passes over a multi-line string (three double or three
-// single quotes) whose content starts at
-// text[i]. Up to two quotes before the closing three belong to the
-// content, as TOML says.
+// single quotes) whose content starts at text[i]. Up to two quotes before
+// the closing three belong to the content, as TOML says.
 func skipMultiline(text string, i int, q byte, escapes bool) (end, lines int) {
 	for j := i; j < len(text); j++ {
 		switch c := text[j]; {
