@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // MaxBaselineSize is the largest baseline report read: a finding takes
@@ -66,12 +67,15 @@ func decodeBaseline(dec *json.Decoder) (Set, error) {
 		if err != nil {
 			return s, err
 		}
-		if tok != "findings" {
+		// encoding/json's rules, as baselines were read before: the name
+		// matches in any case, and the last of several wins.
+		if name, _ := tok.(string); !strings.EqualFold(name, "findings") {
 			if err := skipValue(dec); err != nil {
 				return s, err
 			}
 			continue
 		}
+		s = Set{}
 		if err := decodeFindings(dec, &s); err != nil {
 			return s, err
 		}
