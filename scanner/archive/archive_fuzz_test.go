@@ -78,7 +78,7 @@ func fzBzip2(data []byte) []byte {
 
 // Bounds the fuzzed expander runs with.
 const (
-	fzMaxBytes   = 4 << 20
+	fzMaxBytes   = 512 << 10
 	fzMaxMembers = 64
 )
 
@@ -87,7 +87,7 @@ const (
 func fzScan(t *testing.T, name string, data []byte) []scanner.Result {
 	t.Helper()
 	eng := scanner.New(scanner.Options{Workers: 1, ChunkSize: 4096,
-		Expander: New(Options{MaxBytes: fzMaxBytes, MaxMembers: fzMaxMembers, RatioFloor: 1 << 20})})
+		Expander: New(Options{MaxBytes: fzMaxBytes, MaxMembers: fzMaxMembers, RatioFloor: 128 << 10})})
 	var out []scanner.Result
 	for _, it := range []scanner.Item{
 		{Path: name, Source: scanner.SourceFile, Data: data, Size: int64(len(data)), Counts: scanner.CountFile},
@@ -141,7 +141,7 @@ func FuzzExpand(f *testing.F) {
 	f.Add(fzZip(zip.Deflate, fzFile{"a/b.env", k}, fzFile{"./c/../d", []byte("d")}, fzFile{"inner.zip", fzZip(zip.Store, fzFile{"deep.txt", k})}))
 	f.Add(fzZip(zip.Store, fzFile{"z", nil}))
 	f.Add(fzTar(fzFile{"n.tar.gz", fzGzip("", fzTar(fzFile{"m.zip", fzZip(zip.Deflate, fzFile{"k", k})}))}))
-	f.Add(fzGzip("bomb", make([]byte, 8<<20)))
+	f.Add(fzGzip("bomb", make([]byte, 2<<20)))
 	if b := fzBzip2(tarball); b != nil {
 		f.Add(b)
 	}
@@ -153,7 +153,7 @@ func FuzzExpand(f *testing.F) {
 		head := data[:min(len(data), 512)]
 		container := New(Options{}).Wants(scanner.Item{Path: outer, Source: scanner.SourceFile}, head)
 		for _, res := range fzScan(t, outer, data) {
-			if limit := int64(len(data)) + fzMaxBytes + 2<<20; res.Coverage.Bytes > limit {
+			if limit := int64(len(data)) + fzMaxBytes + 1<<20; res.Coverage.Bytes > limit {
 				t.Fatalf("read %d bytes from %d (limit %d)", res.Coverage.Bytes, len(data), limit)
 			}
 			var paths []string

@@ -1,8 +1,8 @@
 package staged
 
 import (
+	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,13 +11,18 @@ import (
 	"github.com/xaiscan/xaiscan/rules/rulestest"
 )
 
-// addGitIndexSeeds adds the indexes git writes for a small repository, in
-// every version, with a cache tree, a conflict and an intent-to-add entry.
-func addGitIndexSeeds(f *testing.F) {
-	if _, err := exec.LookPath("git"); err != nil {
-		return // the hand-made seeds still run
+// The indexes git writes for a small repository (every version, with a
+// cache tree and an intent-to-add entry) are committed as seed corpora
+// under testdata/fuzz/FuzzIndex/git-*: building them with git in every
+// fuzzing process would take the few seconds CI gives the target.
+// Regenerate them with:
+//
+//	XAISCAN_WRITE_FUZZ_SEEDS=1 go test -run TestWriteIndexFuzzSeeds ./scanner/staged/
+func TestWriteIndexFuzzSeeds(t *testing.T) {
+	if os.Getenv("XAISCAN_WRITE_FUZZ_SEEDS") == "" {
+		t.Skip("set XAISCAN_WRITE_FUZZ_SEEDS=1 to rewrite testdata/fuzz from a repository made with git")
 	}
-	r := newRepo(f)
+	r := newRepo(t)
 	r.write("a.txt", "a\n")
 	r.write("dir/sub/b.txt", "b\n")
 	r.write("dir/c.txt", "c\n")
@@ -25,13 +30,23 @@ func addGitIndexSeeds(f *testing.F) {
 	r.git("write-tree")
 	r.write("new.txt", "n\n")
 	r.git("add", "-N", "new.txt")
+	dir := filepath.Join("testdata", "fuzz", "FuzzIndex")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, v := range []string{"2", "3", "4"} {
 		r.git("update-index", "--index-version", v)
 		b, err := os.ReadFile(filepath.Join(r.dir, ".git", "index"))
 		if err != nil {
-			f.Fatal(err)
+			t.Fatal(err)
 		}
-		f.Add(b)
+		if _, err := parseIndex(b); err != nil {
+			t.Fatalf("git's index version %s: %v", v, err)
+		}
+		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+		if err := os.WriteFile(filepath.Join(dir, "git-v"+v), []byte(seed), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -41,7 +56,6 @@ func addGitIndexSeeds(f *testing.F) {
 // without NUL, paths within the expansion budget, and the same entries
 // when written again; an error never holds a key.
 func FuzzIndex(f *testing.F) {
-	addGitIndexSeeds(f)
 	var h [20]byte
 	f.Add(buildIndex(2, nil))
 	f.Add(buildIndex(4, []ixEntry{{name: "a/b", mode: 0o100644, hash: h}, {name: "a/c", mode: 0o100644, hash: h, ext: 0x2000}}))
