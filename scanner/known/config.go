@@ -53,12 +53,14 @@ type rawConfig struct {
 	Allow    struct {
 		Paths []string `toml:"paths"`
 	} `toml:"allow"`
-	Ignore []struct {
-		Fingerprint string    `toml:"fingerprint"`
-		Path        string    `toml:"path"`
-		Reason      string    `toml:"reason"`
-		Expires     time.Time `toml:"expires"`
-	} `toml:"ignore"`
+	Ignore []rawIgnore `toml:"ignore"`
+}
+
+type rawIgnore struct {
+	Fingerprint string    `toml:"fingerprint"`
+	Path        string    `toml:"path"`
+	Reason      string    `toml:"reason"` // for reviewers; not used
+	Expires     time.Time `toml:"expires"`
 }
 
 // MaxConfigSize is the largest configuration file read. Real ones are a
@@ -146,37 +148,44 @@ func parseConfig(file, text string, now time.Time) (*Config, error) {
 		cfg.Allow = append(cfg.Allow, g)
 	}
 	for i, ig := range raw.Ignore {
-		at := lines.table("ignore", i)
-		where := fmt.Sprintf("%s:%d", file, at)
-		if ig.Fingerprint == "" {
-			return nil, fmt.Errorf("%s: [[ignore]] entry %d has no fingerprint", where, i+1)
+		if err := cfg.addIgnore(ig, i, fmt.Sprintf("%s:%d", file, lines.table("ignore", i)), now); err != nil {
+			return nil, err
 		}
-		if !isFingerprint(ig.Fingerprint) {
-			return nil, fmt.Errorf("%s: [[ignore]] entry %d: fingerprint must be 64 hex digits (the \"fingerprint\" field of a finding), got %d characters", where, i+1, len(ig.Fingerprint))
-		}
-		e := Entry{Fingerprint: ig.Fingerprint}
-		if ig.Path != "" {
-			g, err := ParseGlob(ig.Path)
-			if err != nil {
-				return nil, fmt.Errorf("%s: [[ignore]] entry %d: %v", where, i+1, err)
-			}
-			e.Scope = &g
-		}
-		if !ig.Expires.IsZero() {
-			// A date without a time is the whole day, in local time.
-			y, m, d := ig.Expires.Date()
-			end := time.Date(y, m, d, 0, 0, 0, 0, time.Local).AddDate(0, 0, 1)
-			if ig.Expires.Hour() != 0 || ig.Expires.Minute() != 0 || ig.Expires.Second() != 0 {
-				end = ig.Expires
-			}
-			if !now.Before(end) {
-				cfg.Expired = append(cfg.Expired, fmt.Sprintf("%s: ignore entry expired on %s; its key is reported again", where, ig.Expires.Format("2006-01-02")))
-				continue
-			}
-		}
-		cfg.Ignore.Add(e)
 	}
 	return cfg, nil
+}
+
+// addIgnore adds the i-th [[ignore]] entry, written at where, or records
+// that it expired.
+func (cfg *Config) addIgnore(ig rawIgnore, i int, where string, now time.Time) error {
+	if ig.Fingerprint == "" {
+		return fmt.Errorf("%s: [[ignore]] entry %d has no fingerprint", where, i+1)
+	}
+	if !isFingerprint(ig.Fingerprint) {
+		return fmt.Errorf("%s: [[ignore]] entry %d: fingerprint must be 64 hex digits (the \"fingerprint\" field of a finding), got %d characters", where, i+1, len(ig.Fingerprint))
+	}
+	e := Entry{Fingerprint: ig.Fingerprint}
+	if ig.Path != "" {
+		g, err := ParseGlob(ig.Path)
+		if err != nil {
+			return fmt.Errorf("%s: [[ignore]] entry %d: %v", where, i+1, err)
+		}
+		e.Scope = &g
+	}
+	if !ig.Expires.IsZero() {
+		// A date without a time is the whole day, in local time.
+		y, m, d := ig.Expires.Date()
+		end := time.Date(y, m, d, 0, 0, 0, 0, time.Local).AddDate(0, 0, 1)
+		if ig.Expires.Hour() != 0 || ig.Expires.Minute() != 0 || ig.Expires.Second() != 0 {
+			end = ig.Expires
+		}
+		if !now.Before(end) {
+			cfg.Expired = append(cfg.Expired, fmt.Sprintf("%s: ignore entry expired on %s; its key is reported again", where, ig.Expires.Format("2006-01-02")))
+			return nil
+		}
+	}
+	cfg.Ignore.Add(e)
+	return nil
 }
 
 // locator finds the line of a key, value or table in TOML text. The TOML
