@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"container/list"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -220,12 +221,32 @@ func openPack(path string) (*pack, error) {
 // decodeIdx decodes an index, turning a decoder panic on garbage into an
 // error: corrupt input must never crash the scan.
 func decodeIdx(b []byte, idx *idxfile.MemoryIndex) (err error) {
+	if err := checkIdxSize(b); err != nil {
+		return err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
 	return idxfile.NewDecoder(bytes.NewReader(b)).Decode(idx)
+}
+
+// checkIdxSize applies git's size rule for a version 2 pack index (the
+// only version go-git reads): header, fanout table, 28 bytes an object,
+// two checksums, and up to 8 bytes more an object for large offsets.
+// go-git allocates for the object count the fanout table claims before
+// reading the objects: a 1.5 KB index claiming 4 billion took 4 GB.
+func checkIdxSize(b []byte) error {
+	const fixed = 8 + 256*4 + 2*20
+	if len(b) < fixed || string(b[:4]) != "\xfftOc" {
+		return nil // the decoder says what is wrong
+	}
+	n := uint64(binary.BigEndian.Uint32(b[8+255*4:]))
+	if least := fixed + 28*n; uint64(len(b)) < least || uint64(len(b)) > least+8*n {
+		return fmt.Errorf("a %d-byte index cannot hold the %d objects it lists", len(b), n)
+	}
+	return nil
 }
 
 func (s *store) close() {
@@ -299,7 +320,7 @@ func parseHeader(b []byte, off int64) (objHeader, error) {
 		size |= int64(c&0x7f) << shift
 		shift += 7
 	}
-	if size > maxObjectSize {
+	if size < 0 || size > maxObjectSize { // < 0: the varint overflowed
 		return h, fmt.Errorf("object at offset %d claims an implausible size %d", off, size)
 	}
 	h.size = size
