@@ -38,6 +38,10 @@ func (s *Source) resolveRevTags(rev string) (plumbing.Hash, []plumbing.Hash, err
 		if full, ok := parseHex(rev); ok && s.st.has(full) {
 			h = &full
 		} else {
+			if errors.Is(err, io.EOF) {
+				// go-git's answer for HEAD~n past the first commit.
+				err = errors.New("no such commit (the history is not that long)")
+			}
 			return plumbing.ZeroHash, nil, fmt.Errorf("unknown revision %q: %w", rev, err)
 		}
 	}
@@ -168,15 +172,7 @@ func (s *Source) revWalk(include, exclude []plumbing.Hash) ([]*commitInfo, error
 		}
 		c, ct, err := s.readCommit(h)
 		if err != nil {
-			what := "commit"
-			if !child.IsZero() {
-				what = "parent of commit " + child.String()
-			}
-			if errors.Is(err, errMissing) {
-				s.reportMissing(h, what)
-			} else {
-				s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: fmt.Sprintf("cannot read %s: %v", what, err), Kind: scanner.KindError})
-			}
+			s.walkFailed(h, child, err)
 			flags[h] = &walkFlag{uninteresting: unint}
 			return
 		}
@@ -207,6 +203,9 @@ func (s *Source) revWalk(include, exclude []plumbing.Hash) ([]*commitInfo, error
 		it := heap.Pop(&q).(walkItem)
 		if !it.flag.uninteresting {
 			out = append(out, it)
+			if s.shallow[it.c.hash] && len(it.c.parents) > 0 {
+				s.reachedCut(it.c.hash)
+			}
 		}
 		for _, p := range it.flag.parents {
 			push(p, it.flag.uninteresting, it.c.hash)
@@ -231,34 +230,12 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 	s.scanned = map[plumbing.Hash]bool{}
 	s.inRange = map[plumbing.Hash]bool{}
 	s.inRangeTag = map[plumbing.Hash]bool{}
-	var inc, exc, tags []plumbing.Hash
-	for i, r := range s.opts.Include {
-		h, ts, err := s.resolveRevTags(r)
-		if err != nil {
-			return err
-		}
-		tags = append(tags, ts...)
-		if i == 0 {
-			s.tip = h
-		}
-		inc = append(inc, h)
-	}
-	for _, r := range s.opts.Exclude {
-		h, err := s.resolveRev(r)
-		if err != nil {
-			// A pre-push remote sha we do not have is no history of ours.
-			if full, ok := parseHex(r); ok && !s.st.has(full) {
-				continue
-			}
-			return err
-		}
-		exc = append(exc, h)
-	}
-	commits, err := s.revWalk(inc, exc)
+	s.firstPath = map[plumbing.Hash]string{}
+	commits, err := s.revWalk(s.inc, s.exc)
 	if err != nil {
 		return err
 	}
-	if err := s.sendTagMessages(ctx, feed, tags); err != nil {
+	if err := s.sendTagMessages(ctx, feed, s.incTags); err != nil {
 		return err
 	}
 	// Past the first streamThreshold blobs (a long branch, not a pull
@@ -303,6 +280,7 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 				return
 			}
 			s.scanned[nb] = true
+			s.firstPath[nb] = p
 			if len(s.scanned) > streamThreshold {
 				if deferred == nil {
 					deferred = map[plumbing.Hash]bool{}
@@ -316,7 +294,11 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 				t, data, err := s.st.read(b)
 				if err != nil {
 					if errors.Is(err, errMissing) {
-						return nil, fmt.Errorf("missing object: blob %q of commit %s", p, h)
+						m := missingObj{hash: b, kind: "blob", path: p, commit: h}
+						return nil, errors.New(m.reason(s.promisor))
+					}
+					if rc, ok := s.salvageBlob(b, t, data, err); ok {
+						return rc, nil
 					}
 					return nil, err
 				}
@@ -341,11 +323,75 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 	}
 	for h := range deferred {
 		if !s.st.has(h) {
-			s.reportMissing(h, "blob introduced in the range")
+			s.noteMissing(missingObj{hash: h, kind: "blob", path: s.firstPath[h], commit: s.intro[h][0]})
 			delete(deferred, h)
 		}
 	}
 	return s.streamItems(ctx, feed, deferred)
+}
+
+// RevisionError is a revision of Options.Include or Exclude that does not
+// resolve to a commit: a usage error, reported before any scanning.
+type RevisionError struct{ Err error }
+
+func (e *RevisionError) Error() string { return e.Err.Error() }
+func (e *RevisionError) Unwrap() error { return e.Err }
+
+// resolveRange resolves the Include and Exclude revisions to commits, so
+// that a mistyped ref fails at once rather than after a long scan.
+func (s *Source) resolveRange() error {
+	for i, r := range s.opts.Include {
+		h, ts, err := s.resolveRevTags(r)
+		if err != nil {
+			return &RevisionError{err}
+		}
+		s.incTags = append(s.incTags, ts...)
+		if i == 0 {
+			s.tip = h
+		}
+		s.inc = append(s.inc, h)
+	}
+	for _, r := range s.opts.Exclude {
+		h, err := s.resolveRev(r)
+		if err != nil {
+			// A pre-push remote sha we do not have is no history of ours.
+			if full, ok := parseHex(r); ok && !s.st.has(full) {
+				continue
+			}
+			return &RevisionError{err}
+		}
+		s.exc = append(s.exc, h)
+	}
+	return nil
+}
+
+// walkFailed records a commit the range walk could not read.
+func (s *Source) walkFailed(h, child plumbing.Hash, err error) {
+	role := "a commit of the range"
+	if !child.IsZero() {
+		role = "a parent of commit " + child.String()
+	}
+	if errors.Is(err, errMissing) {
+		s.noteMissing(missingObj{hash: h, kind: "commit", role: role})
+		return
+	}
+	s.feed.Skip(scanner.ErrorAt(h.String(), fmt.Sprintf("cannot read commit (%s): %v", role, err)))
+}
+
+// reachedCut records, once, that the range reaches a shallow clone's cut:
+// the commits beyond it are not in the clone. Like the whole-history
+// audit of a shallow clone, this is an error unless AcceptShallow.
+func (s *Source) reachedCut(h plumbing.Hash) {
+	if s.boundary {
+		return
+	}
+	s.boundary = true
+	cut := fmt.Sprintf("shallow clone: the commits scanned reach its cut at commit %s; the older commits they build on are not in this clone and were not scanned", h)
+	if s.opts.AcceptShallow {
+		s.feed.Note(cut + " (accepted with --accept-shallow)")
+		return
+	}
+	s.feed.Skip(scanner.ErrorAt("shallow", cut+"; fetch them with `git fetch --unshallow` (GitHub Actions: actions/checkout with fetch-depth: 0), or pass --accept-shallow"))
 }
 
 // streamThreshold is how many blobs a range scan reads by random access
