@@ -135,26 +135,35 @@ func (s *Source) locateMissing(ctx context.Context) {
 	}
 }
 
-// locateIn walks tree t of commit c for the wanted objects.
+// locateIn walks tree t of commit c for the wanted objects. It reads raw
+// tree objects (walkTree allocates nothing) and builds a path only for
+// what it finds: the walk may cover every tree of a partial clone.
 func (s *Source) locateIn(c *commitInfo, t plumbing.Hash, prefix string, want map[plumbing.Hash]*missingObj, done map[plumbing.Hash]bool) {
-	if done[t] || len(want) == 0 || !s.st.has(t) {
+	if done[t] || len(want) == 0 {
 		return
 	}
 	done[t] = true
-	ents, err := s.treeEntries(t)
-	if err != nil {
+	typ, data, err := s.st.read(t)
+	if err != nil || typ != typTree {
 		return
 	}
-	for _, e := range ents {
+	var subs []treeEntry
+	_ = walkTree(data, func(name []byte, mode uint32, hb []byte) {
+		e := treeEntry{mode: mode}
 		if e.isGitlink() {
-			continue
+			return
 		}
+		copy(e.hash[:], hb)
 		if m := want[e.hash]; m != nil {
-			m.path, m.commit = prefix+e.name, c.hash
+			m.path, m.commit = prefix+string(name), c.hash
 			delete(want, e.hash)
 		}
-		if e.isTree() {
-			s.locateIn(c, e.hash, prefix+e.name+"/", want, done)
+		if e.isTree() && !done[e.hash] {
+			e.name = string(name)
+			subs = append(subs, e)
 		}
+	})
+	for _, e := range subs {
+		s.locateIn(c, e.hash, prefix+e.name+"/", want, done)
 	}
 }
