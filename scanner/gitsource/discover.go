@@ -83,6 +83,60 @@ func Discover(path string, getenv func(string) string) (Location, error) {
 	return loc, nil
 }
 
+// IsRepository reports whether path is the top of a git work tree (it holds
+// a .git directory or a .git file pointing elsewhere) or is itself a git
+// directory (a bare repository). A subdirectory of a work tree is not.
+func IsRepository(path string) bool {
+	if isGitDir(path) {
+		return true
+	}
+	fi, err := os.Stat(filepath.Join(path, ".git"))
+	if err != nil {
+		return false
+	}
+	if fi.IsDir() {
+		return isGitDir(filepath.Join(path, ".git"))
+	}
+	_, err = readGitFile(filepath.Join(path, ".git"))
+	return err == nil
+}
+
+// isGitDir reports whether dir looks like a git directory: HEAD plus objects
+// and refs (or a commondir file, for a linked worktree's git directory).
+func isGitDir(dir string) bool {
+	if fi, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil || fi.IsDir() {
+		return false
+	}
+	if _, err := os.Stat(filepath.Join(dir, "commondir")); err == nil {
+		return true
+	}
+	for _, sub := range []string{"objects", "refs"} {
+		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
+// readGitFile reads a ".git" file ("gitdir: PATH") and returns the absolute
+// git directory it names.
+func readGitFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	dir, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir:")
+	if !ok {
+		return "", fmt.Errorf("%s: not a gitdir file", path)
+	}
+	dir = strings.TrimSpace(dir)
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(filepath.Dir(path), dir)
+	}
+	return dir, nil
+}
+
 // fromGitDirEnv is discovery when GIT_DIR is set: it names the git
 // directory; the work tree is GIT_WORK_TREE, else core.worktree, else none
 // for a bare repository, else the starting directory (git's rule).

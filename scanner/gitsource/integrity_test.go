@@ -188,10 +188,28 @@ func TestIntegrityDeletedPacks(t *testing.T) {
 		t.Errorf("empty store: %q", e.Reason)
 	}
 	idx := relPack(strings.TrimSuffix(packs[0], ".pack") + ".idx")
-	if e := errorEntry(t, res, idx); !strings.Contains(e.Reason, "without its pack") {
+	if e := errorEntry(t, res, idx); !strings.Contains(e.Reason, "without its pack") || !strings.Contains(e.Reason, "in no other pack") {
 		t.Errorf("orphan index: %q", e.Reason)
 	}
 	errorEntry(t, res, "refs/heads/main")
+
+	// A leftover index whose objects are all in another pack is harmless.
+	r2 := newRepo(t)
+	r2.write("a.txt", "a\n")
+	r2.commit("a")
+	r2.git("gc", "-q")
+	old := packOf(t, r2)
+	leftover, _ := os.ReadFile(old)
+	r2.git("repack", "-a", "-d", "-f", "-q", "--depth=0", "--window=0")
+	r2.write("b.txt", "b\n")
+	r2.commit("b")
+	r2.git("repack", "-a", "-d", "-q")
+	os.WriteFile(filepath.Join(filepath.Dir(old), "pack-"+strings.Repeat("0", 40)+".idx"), leftover, 0o644)
+	res2 := scan(t, r2.dir, Options{})
+	noErrors(t, res2)
+	if !strings.Contains(fmt.Sprint(res2.Coverage.Skipped), "leftover") {
+		t.Errorf("leftover index: %+v", res2.Coverage.Skipped)
+	}
 
 	// The index gone too: the refs still say what is missing.
 	os.Remove(strings.TrimSuffix(packs[0], ".pack") + ".idx")

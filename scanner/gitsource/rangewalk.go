@@ -241,81 +241,13 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 	// Past the first streamThreshold blobs (a long branch, not a pull
 	// request), random access would re-resolve delta chains over and over:
 	// the rest are collected and read by streaming the packs instead.
-	var deferred map[plumbing.Hash]bool
+	deferred := map[plumbing.Hash]bool{}
 	for _, c := range commits {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s.inRange[c.hash] = true
-		s.mu.Lock()
-		s.commits[c.hash] = c
-		s.mu.Unlock()
-		feed.AddCommits(1)
-		h := c.hash
-		feed.Expect(1)
-		it := itemFor(h, typCommit, -1, func() (io.ReadCloser, error) {
-			t, data, err := s.st.read(h)
-			if err != nil {
-				return nil, err
-			}
-			if t != typCommit {
-				return nil, fmt.Errorf("not a commit")
-			}
-			_, msg, err := parseCommit(h, data)
-			if err != nil {
-				return nil, err
-			}
-			return nopReader(msg), nil
-		})
-		if err := feed.Send(ctx, it); err != nil {
+		if err := s.sendRangeCommit(ctx, feed, c, deferred); err != nil {
 			return err
-		}
-		var sendErr error
-		err := s.diffCommit(c, func(p string, nb plumbing.Hash, _ []plumbing.Hash) {
-			if nb.IsZero() || sendErr != nil {
-				return
-			}
-			s.intro[nb] = appendUnique(s.intro[nb], h)
-			if s.scanned[nb] {
-				return
-			}
-			s.scanned[nb] = true
-			s.firstPath[nb] = p
-			if len(s.scanned) > streamThreshold {
-				if deferred == nil {
-					deferred = map[plumbing.Hash]bool{}
-				}
-				deferred[nb] = true
-				return
-			}
-			b := nb
-			feed.Expect(1)
-			it := itemFor(b, typBlob, -1, func() (io.ReadCloser, error) {
-				t, data, err := s.st.read(b)
-				if err != nil {
-					if errors.Is(err, errMissing) {
-						m := missingObj{hash: b, kind: "blob", path: p, commit: h}
-						return nil, errors.New(m.reason(s.promisor))
-					}
-					if rc, ok := s.salvageBlob(b, t, data, err); ok {
-						return rc, nil
-					}
-					return nil, err
-				}
-				if t != typBlob {
-					return nil, fmt.Errorf("%s is a %s, not a blob", b, typeName(t))
-				}
-				return nopReader(data), nil
-			})
-			sendErr = feed.Send(ctx, it)
-		})
-		if sendErr != nil {
-			return sendErr
-		}
-		if err != nil {
-			// The unreadable tree was recorded by treeEntries; the rest
-			// of this commit's diff was still used.
-			continue
 		}
 	}
 	if len(deferred) == 0 {
@@ -328,6 +260,77 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 		}
 	}
 	return s.streamItems(ctx, feed, deferred)
+}
+
+// sendRangeCommit sends commit c's message and the blobs its diff against
+// its parents adds (those past streamThreshold go to deferred instead).
+func (s *Source) sendRangeCommit(ctx context.Context, feed scanner.Feed, c *commitInfo, deferred map[plumbing.Hash]bool) error {
+	h := c.hash
+	s.inRange[h] = true
+	s.mu.Lock()
+	s.commits[h] = c
+	s.mu.Unlock()
+	feed.AddCommits(1)
+	feed.Expect(1)
+	it := itemFor(h, typCommit, -1, func() (io.ReadCloser, error) {
+		t, data, err := s.st.read(h)
+		if err != nil {
+			return nil, err
+		}
+		if t != typCommit {
+			return nil, fmt.Errorf("not a commit")
+		}
+		_, msg, err := parseCommit(h, data)
+		if err != nil {
+			return nil, err
+		}
+		return nopReader(msg), nil
+	})
+	if err := feed.Send(ctx, it); err != nil {
+		return err
+	}
+	var sendErr error
+	// An unreadable tree was recorded by treeEntries; the rest of this
+	// commit's diff is still used.
+	_ = s.diffCommit(c, func(p string, nb plumbing.Hash, _ []plumbing.Hash) {
+		if nb.IsZero() || sendErr != nil {
+			return
+		}
+		s.intro[nb] = appendUnique(s.intro[nb], h)
+		if s.scanned[nb] {
+			return
+		}
+		s.scanned[nb] = true
+		s.firstPath[nb] = p
+		if len(s.scanned) > streamThreshold {
+			deferred[nb] = true
+			return
+		}
+		feed.Expect(1)
+		sendErr = feed.Send(ctx, s.rangeBlob(nb, p, h))
+	})
+	return sendErr
+}
+
+// rangeBlob is the item of blob b, met at path p in commit c.
+func (s *Source) rangeBlob(b plumbing.Hash, p string, c plumbing.Hash) scanner.Item {
+	return itemFor(b, typBlob, -1, func() (io.ReadCloser, error) {
+		t, data, err := s.st.read(b)
+		if err != nil {
+			if errors.Is(err, errMissing) {
+				m := missingObj{hash: b, kind: "blob", path: p, commit: c}
+				return nil, errors.New(m.reason(s.promisor))
+			}
+			if rc, ok := s.salvageBlob(b, t, data, err); ok {
+				return rc, nil
+			}
+			return nil, err
+		}
+		if t != typBlob {
+			return nil, fmt.Errorf("%s is a %s, not a blob", b, typeName(t))
+		}
+		return nopReader(data), nil
+	})
 }
 
 // RevisionError is a revision of Options.Include or Exclude that does not

@@ -18,6 +18,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+
+	"github.com/xaiscan/xaiscan/scanner"
 )
 
 // Object types as they appear in pack headers (and as we use them for loose
@@ -70,6 +72,8 @@ type store struct {
 	// loose maps every loose object to its file; it is filled once, before
 	// any concurrent use.
 	loose map[plumbing.Hash]string
+	// orphans are pack indexes whose pack file is gone.
+	orphans []string
 
 	cache *lru
 	// all holds every object id in the store, for has.
@@ -116,6 +120,7 @@ func openStore(objectsDir string) (*store, []problem) {
 	for h := range s.loose {
 		s.all.add(h[:])
 	}
+	s.checkOrphans(&probs)
 	return s, probs
 }
 
@@ -207,13 +212,56 @@ func (s *store) openPacks(dir string, probs *[]problem) {
 			}
 			s.packs = append(s.packs, p)
 		case strings.HasSuffix(name, ".idx") && !have[strings.TrimSuffix(name, ".idx")+".pack"]:
-			*probs = append(*probs, problem{path: relPack(filepath.Join(dir, "pack", name)), reason: "pack index without its pack file: the pack was deleted, and the objects it held are missing"})
+			s.orphans = append(s.orphans, filepath.Join(dir, "pack", name))
 		}
 	}
 }
 
-// problem is something unreadable found while opening the store.
-type problem struct{ path, reason string }
+// checkOrphans judges the pack indexes whose pack file is gone, once every
+// pack is open: if the store holds every object such an index lists, it
+// is a leftover (a note); otherwise the pack was deleted with objects
+// nothing else holds (an error).
+func (s *store) checkOrphans(probs *[]problem) {
+	for _, path := range s.orphans {
+		lost := -1
+		if b, err := os.ReadFile(path); err == nil {
+			idx := idxfile.NewMemoryIndex()
+			if decodeIdx(b, idx) == nil {
+				lost = 0
+				for _, names := range idx.Names {
+					for i := 0; i+20 <= len(names); i += 20 {
+						if !s.all.has(names[i : i+20]) {
+							lost++
+						}
+					}
+				}
+			}
+		}
+		switch {
+		case lost == 0:
+			*probs = append(*probs, problem{path: relPack(path), reason: "pack index without its pack file, a leftover: every object it lists is in the store", note: true})
+		case lost > 0:
+			*probs = append(*probs, problem{path: relPack(path), reason: fmt.Sprintf("pack index without its pack file: the pack was deleted, and %d objects it held are in no other pack", lost)})
+		default:
+			*probs = append(*probs, problem{path: relPack(path), reason: "pack index without its pack file: the pack was deleted, and the objects it held may be missing"})
+		}
+	}
+}
+
+// problem is something unreadable found while opening the store or the
+// refs: an error, or with note set a harmless oddity worth listing.
+type problem struct {
+	path, reason string
+	note         bool
+}
+
+// skipped is the problem as a coverage entry.
+func (p problem) skipped() scanner.Skipped {
+	if p.note {
+		return scanner.NoteAt(p.path, p.reason)
+	}
+	return scanner.ErrorAt(p.path, p.reason)
+}
 
 func relPack(path string) string {
 	return filepath.ToSlash(filepath.Join(filepath.Base(filepath.Dir(filepath.Dir(path))), filepath.Base(filepath.Dir(path)), filepath.Base(path)))
