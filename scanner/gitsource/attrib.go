@@ -283,11 +283,15 @@ func (v headView) atHead(kp keyPath) *bool {
 // unreachable.
 func (s *Source) unattributed(firsts map[plumbing.Hash]map[string]scanner.Finding, seen map[plumbing.Hash]bool) []scanner.Finding {
 	var out []scanner.Finding
+	var unseen []plumbing.Hash
 	for _, h := range sortedHashes(firsts) {
-		if seen[h] {
-			continue
+		if !seen[h] {
+			unseen = append(unseen, h)
 		}
-		if paths := s.staged[h]; len(paths) > 0 {
+	}
+	staged := s.stagedPaths(unseen)
+	for _, h := range unseen {
+		if paths := staged[h]; len(paths) > 0 {
 			out = append(out, stagedFindings(firsts[h], paths)...)
 			continue
 		}

@@ -85,8 +85,6 @@ type Source struct {
 	// Range mode: the resolved revisions, and the annotated tags met on
 	// the way to the included ones (their messages are scanned).
 	inc, exc, incTags []plumbing.Hash
-	// staged maps each blob the index names to its paths (full audit).
-	staged map[plumbing.Hash][]string
 
 	feed scanner.Feed
 
@@ -275,7 +273,6 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 	}
 	s.checkTips()
 	s.checkShallow()
-	s.readStaged()
 	return s.fullItems(ctx, feed)
 }
 
