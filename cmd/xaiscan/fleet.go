@@ -11,6 +11,7 @@ import (
 
 	"github.com/xaiscan/xaiscan/scanner"
 	"github.com/xaiscan/xaiscan/scanner/fleet"
+	"github.com/xaiscan/xaiscan/scanner/gitsource"
 	"github.com/xaiscan/xaiscan/scanner/remote"
 )
 
@@ -121,7 +122,11 @@ func (a *app) auditFleet(ctx context.Context, sf *scanFlags, ff *fleetFlags, rep
 	res := fleet.Audit(ctx, scanner.New(opts), repos, fleet.Options{
 		Ahead: ff.ahead,
 		Open: func(dir string) (scanner.Source, error) {
-			src, err := a.historySource(dir, sf)
+			loc, err := gitsource.Discover(dir, a.getenv)
+			if err != nil {
+				return nil, err
+			}
+			src, err := a.historySource(loc, sf)
 			if err != nil {
 				return nil, err
 			}

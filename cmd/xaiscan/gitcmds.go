@@ -52,52 +52,96 @@ existing hook is kept and chained: it runs first. Installing twice changes
 nothing.`
 }
 
-// runAudit is the bare `xaiscan [PATH]`: a repository's history plus the
-// working-tree files git would commit; any other path's files.
+// runAudit is the bare `xaiscan [PATH]`: when PATH is a directory inside
+// a git repository (at its top or below), that repository's whole history
+// plus the working-tree files git would commit; any other path's files.
 func (a *app) runAudit(ctx context.Context, args []string) int {
 	sf, pos, code, done := a.parseScan("audit", kindAudit, args, 0, 1, "takes one PATH (use 'xaiscan dir' for several)", nil)
 	if done {
 		return code
 	}
 	path := firstOr(pos, ".")
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return a.fail(fmt.Errorf("audit: %w", err))
 	}
-	if !gitsource.IsRepository(path) {
+	loc, err := gitsource.Discover(path, a.getenv)
+	if !fi.IsDir() || errors.Is(err, gitsource.ErrNotRepository) {
 		if sf.rangeSpec != "" || sf.branch != "" {
-			return a.fail(usagef("--range and --branch need a git repository; %s is not one", path))
+			return a.fail(usagef("--range and --branch need a git repository; %s is not in one", path))
 		}
 		src := files.New([]string{path}, files.Options{FollowSymlinks: sf.followSymlinks})
 		return a.execute(ctx, sf, plan{root: configRoot([]string{path}), sources: []scanner.Source{src}, progressNoun: "files"})
 	}
-	history, err := a.historySource(path, sf)
 	if err != nil {
 		return a.fail(err)
 	}
-	sources := []scanner.Source{history}
-	root := path
-	if wt := workTreeOf(path); wt != "" && sf.rangeSpec == "" && sf.branch == "" {
+	sources := []scanner.Source{insideNote(loc, path)}
+	history, err := a.historySource(loc, sf)
+	switch {
+	case err == nil:
+		sources = append(sources, history)
+	case isUsage(err) || sf.rangeSpec != "" || sf.branch != "":
+		return a.fail(err)
+	default:
+		// The history cannot be read at all (an unsupported object
+		// format): that is an error, and the working tree is still read.
+		var ue *gitsource.UnsupportedError
+		reason := oneLine(err)
+		if !errors.As(err, &ue) {
+			reason = "history not scanned: " + reason
+		}
+		sources = append(sources, errorSource(displayRoot(loc.Root()), reason))
+	}
+	if wt := loc.WorkTree; wt != "" && sf.rangeSpec == "" && sf.branch == "" {
 		// The working tree holds uncommitted work the history lacks; with
 		// --range or --branch the user asked about commits only.
-		filter, err := gitsource.WorktreeFilter(wt)
-		if err != nil {
-			return a.fail(err)
-		}
-		sources = append(sources, files.New([]string{wt}, files.Options{
-			FollowSymlinks: sf.followSymlinks,
-			Filter: func(rel string, isDir bool) bool {
-				return rel != ".git" && filter(rel, isDir)
-			},
-			FilterNote: "working tree: read the files git would commit (tracked, or untracked and not ignored); git-ignored files were left out",
-		}))
-		root = wt
-		sources = append(sources, submoduleNotes(wt))
+		sources = append(sources, worktreeSource(loc, sf), submoduleNotes(wt))
 	}
-	return a.execute(ctx, sf, plan{root: root, sources: sources, progressNoun: "objects", dedupeWorktree: true})
+	return a.execute(ctx, sf, plan{root: loc.Root(), sources: sources, progressNoun: "objects", dedupeWorktree: true})
 }
 
-// runGit is `xaiscan git [REPO...]`: history only. Several REPOs, URLs or
-// lists make a fleet audit (fleet.go).
+// worktreeSource reads the files git would commit in loc's work tree. If
+// the index cannot be read, every file is read, ignored ones included:
+// leaving out what the ignore rules match would also leave out tracked
+// files that match them.
+func worktreeSource(loc gitsource.Location, sf *scanFlags) scanner.Source {
+	wt := loc.WorkTree
+	o := files.Options{FollowSymlinks: sf.followSymlinks}
+	filter, err := gitsource.WorktreeFilterAt(loc, wt)
+	if err != nil {
+		o.Filter = func(rel string, isDir bool) bool { return rel != ".git" }
+		o.FilterNote = "working tree: the index could not be read (" + oneLine(err) + "), so every file was read, git-ignored ones included"
+	} else {
+		o.Filter = func(rel string, isDir bool) bool { return rel != ".git" && filter(rel, isDir) }
+		o.FilterNote = "working tree: read the files git would commit (tracked, or untracked and not ignored); git-ignored files were left out"
+	}
+	return files.New([]string{wt}, o)
+}
+
+// insideNote says which repository an audit or history scan read when the
+// path given lies below its root, so a scan from a subdirectory is never
+// mistaken for a scan of that subdirectory alone.
+func insideNote(loc gitsource.Location, path string) scanner.Source {
+	return scanner.SourceFunc(func(ctx context.Context, feed scanner.Feed) error {
+		if loc.Inside() {
+			feed.Note(fmt.Sprintf("audited the repository at %s (%s is inside it); paths are relative to its root", displayRoot(loc.Root()), filepath.ToSlash(path)))
+		}
+		return nil
+	})
+}
+
+// errorSource is a source that only records one coverage error.
+func errorSource(path, reason string) scanner.Source {
+	return scanner.SourceFunc(func(ctx context.Context, feed scanner.Feed) error {
+		feed.Skip(scanner.ErrorAt(path, reason))
+		return nil
+	})
+}
+
+// runGit is `xaiscan git [REPO...]`: history only, of the repository REPO
+// (default .) is in, found from a subdirectory as git finds it. Several
+// REPOs, URLs or lists make a fleet audit (fleet.go).
 func (a *app) runGit(ctx context.Context, args []string) int {
 	var ff fleetFlags
 	sf, pos, code, done := a.parseScan("git", kindGit, args, 0, -1, "takes REPOs", ff.register)
@@ -108,26 +152,35 @@ func (a *app) runGit(ctx context.Context, args []string) int {
 		return a.runFleet(ctx, sf, &ff, pos)
 	}
 	repo := firstOr(pos, ".")
-	src, err := a.historySource(repo, sf)
+	loc, err := gitsource.Discover(repo, a.getenv)
 	if err != nil {
 		return a.fail(err)
 	}
-	return a.executeHistory(ctx, sf, repo, src)
+	src, err := a.historySource(loc, sf)
+	var ue *gitsource.UnsupportedError
+	if errors.As(err, &ue) {
+		return a.fail(fmt.Errorf("%s: %w", displayRoot(loc.Root()), err))
+	}
+	if err != nil {
+		return a.fail(err)
+	}
+	return a.execute(ctx, sf, plan{root: loc.Root(), sources: []scanner.Source{insideNote(loc, repo), src}, progressNoun: "objects"})
 }
 
 // executeHistory runs a history scan. Config files are looked up in the
 // work tree's root, or in the repository itself when it is bare.
 func (a *app) executeHistory(ctx context.Context, sf *scanFlags, repo string, src scanner.Source) int {
 	root := repo
-	if wt := workTreeOf(repo); wt != "" {
-		root = wt
+	if loc, err := gitsource.Discover(repo, a.getenv); err == nil {
+		root = loc.Root()
 	}
 	return a.execute(ctx, sf, plan{root: root, sources: []scanner.Source{src}, progressNoun: "objects"})
 }
 
-// historySource opens the history scan with --range or --branch.
-func (a *app) historySource(repo string, sf *scanFlags) (*gitsource.Source, error) {
-	var o gitsource.Options
+// historySource opens the history scan with --range or --branch. A
+// revision that does not resolve is a usage error, found before any work.
+func (a *app) historySource(loc gitsource.Location, sf *scanFlags) (*gitsource.Source, error) {
+	o := gitsource.Options{AcceptShallow: sf.acceptShallow}
 	switch {
 	case sf.rangeSpec != "":
 		inc, exc, err := gitsource.ParseRange(sf.rangeSpec)
@@ -138,7 +191,22 @@ func (a *app) historySource(repo string, sf *scanFlags) (*gitsource.Source, erro
 	case sf.branch != "":
 		o.Include = []string{sf.branch}
 	}
-	return gitsource.New(repo, o)
+	src, err := gitsource.NewAt(loc, o)
+	var re *gitsource.RevisionError
+	if errors.As(err, &re) {
+		flag := "--branch"
+		if sf.rangeSpec != "" {
+			flag = "--range"
+		}
+		return nil, usagef("%s: %v", flag, re)
+	}
+	return src, err
+}
+
+// isUsage reports whether err is a usage error.
+func isUsage(err error) bool {
+	var ue usageError
+	return errors.As(err, &ue)
 }
 
 // runStaged is `xaiscan staged [REPO] [-- FILE...]`: what the next commit
@@ -284,25 +352,6 @@ func (a *app) runInstallHook(_ context.Context, args []string) int {
 		fmt.Fprintf(a.stdout, "the existing hook was kept and runs first: %s\n", filepath.ToSlash(chained))
 	}
 	return exitClean
-}
-
-// workTreeOf returns the work-tree root of the repository containing
-// path, or "" for a bare repository.
-func workTreeOf(path string) string {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return ""
-	}
-	for dir := abs; ; {
-		if _, err := os.Stat(filepath.Join(dir, ".git")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }
 
 // knownKeys filters findings already known: baseline, .xaiscanignore and
