@@ -50,7 +50,7 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 		if sf.rangeSpec != "" || sf.branch != "" {
 			return a.fail(usagef("--range and --branch need a git repository; %s is not one", path))
 		}
-		src := files.New([]string{path}, files.Options{FollowSymlinks: sf.followSymlinks})
+		src := files.New([]string{path}, sf.walkOptions(configRoot([]string{path})))
 		return a.execute(ctx, sf, plan{root: configRoot([]string{path}), sources: []scanner.Source{src}, progressNoun: "files"})
 	}
 	history, err := a.historySource(path, sf)
@@ -66,13 +66,12 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 		if err != nil {
 			return a.fail(err)
 		}
-		sources = append(sources, files.New([]string{wt}, files.Options{
-			FollowSymlinks: sf.followSymlinks,
-			Filter: func(rel string, isDir bool) bool {
-				return rel != ".git" && filter(rel, isDir)
-			},
-			FilterNote: "working tree: read the files git would commit (tracked, or untracked and not ignored); git-ignored files were left out",
-		}))
+		wo := sf.walkOptions(wt)
+		wo.Filter = func(rel string, isDir bool) bool {
+			return rel != ".git" && filter(rel, isDir)
+		}
+		wo.FilterNote = "working tree: read the files git would commit (tracked, or untracked and not ignored); git-ignored files were left out"
+		sources = append(sources, files.New([]string{wt}, wo))
 		root = wt
 		sources = append(sources, submoduleNotes(wt))
 	}

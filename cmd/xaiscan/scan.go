@@ -48,6 +48,9 @@ type scanFlags struct {
 	stdinName      string
 	noProgress     bool
 	act            actFlags
+	maxDecoded     sizeValue
+	maxFileSize    sizeValue
+	exclude        globList
 }
 
 func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
@@ -75,6 +78,12 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 		fs.StringVar(&sf.stdinName, "stdin-name", "-", "`PATH` to show in reports for standard input")
 	}
 	fs.BoolVar(&sf.noProgress, "no-progress", false, "no progress line on a terminal")
+	sf.maxDecoded = scanner.DefaultMaxDecodedBytes
+	fs.Var(&sf.maxDecoded, "max-decoded-bytes", "budget of bytes decoded from one file or object, all nested archives included")
+	fs.Var(&sf.exclude, "exclude", "do not read paths matching `GLOB` (gitignore-like, ** for any depth; repeatable); in history, drop findings there")
+	if k == kindAudit || k == kindDir {
+		fs.Var(&sf.maxFileSize, "max-file-size", "do not read files larger than `SIZE` (e.g. 100MiB; default: no limit)")
+	}
 	sf.act.register(fs, false)
 }
 
@@ -134,7 +143,10 @@ func (sf *scanFlags) engineOptions() scanner.Options {
 	if !sf.noDecode {
 		dets = append(dets, decode.Detectors()...)
 	}
-	o := scanner.Options{Workers: sf.workers, Detectors: dets}
+	o := scanner.Options{Workers: sf.workers, Detectors: dets, MaxDecodedBytes: int64(sf.maxDecoded)}
+	if len(sf.exclude) > 0 {
+		o.Exclude = sf.exclude.match
+	}
 	if !sf.noArchives && sf.archiveDepth > 0 {
 		o.Expander = archive.New(archive.Options{MaxDepth: sf.archiveDepth})
 	}
