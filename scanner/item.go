@@ -135,7 +135,7 @@ func (r *run) expandStream(ctx context.Context, it Item, lv level, s *stream, sr
 	if !eof {
 		var rest io.Reader = t
 		if src.holes != nil {
-			rest = &denseReader{t: t, pos: int64(len(head))}
+			rest = &denseReader{t: t, pos: int64(len(head)), ch: lv.chain, path: it.Path}
 		}
 		in = io.MultiReader(in, rest)
 	}
@@ -315,17 +315,26 @@ func (t *tee) Read(p []byte) (int, error) {
 }
 
 // denseReader gives an expander a container with holes as the bytes it
-// stands for: zeros where the holes are.
+// stands for: zeros where the holes are. (A container on disk rarely has
+// holes; a sparse file that merely starts like one would make the expander
+// read zeros, so they are charged to the budget like decoded bytes.)
 type denseReader struct {
-	t   *tee
-	pos int64
+	t    *tee
+	pos  int64
+	ch   *chain
+	path string
 }
 
 func (d *denseReader) Read(p []byte) (int, error) {
 	if gap := d.t.src.holes.DataOffset() - d.pos; gap > 0 {
-		n := int(min(gap, int64(len(p))))
+		n := int(min(gap, int64(len(p)), d.ch.left))
+		if n <= 0 {
+			d.ch.spent, d.ch.at = true, d.path
+			return 0, errBudget
+		}
 		clear(p[:n])
 		d.pos += int64(n)
+		d.ch.left -= int64(n)
 		return n, nil
 	}
 	n, err := d.t.Read(p)

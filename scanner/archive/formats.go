@@ -116,8 +116,10 @@ func (g *gzipStreams) next() (more bool, err error) {
 		g.zr.Multistream(false)
 		return true, nil
 	}
+	// Padding is zeros; look at a bounded stretch of what follows (the
+	// engine scans all of it raw anyway).
 	var z zeroCheck
-	if _, err := io.Copy(&z, g.br); err != nil && err != errNonZero {
+	if _, err := io.CopyN(&z, g.br, maxPadding); err != nil && err != errNonZero && err != io.EOF {
 		return false, err
 	}
 	if z.nonzero {
@@ -125,6 +127,10 @@ func (g *gzipStreams) next() (more bool, err error) {
 	}
 	return false, nil
 }
+
+// maxPadding is how much of what follows the end of a stream is checked
+// for being zero padding.
+const maxPadding = 1 << 20
 
 // zeroCheck is a writer that fails at the first byte that is not zero.
 type zeroCheck struct{ nonzero bool }

@@ -124,7 +124,7 @@ func (t *tarReader) header() (tarHeader, error) {
 // afterEnd reads past the end-of-archive marker: zero blocks (padding),
 // then the end of the input, or another archive's first header.
 func (t *tarReader) afterEnd() (tarHeader, error) {
-	for {
+	for zeros := 0; zeros < maxPadding/blockSize; zeros++ {
 		if err := t.readBlock(); err != nil {
 			if err == io.EOF || errors.Is(err, errPartialBlock) {
 				return tarHeader{}, io.EOF
@@ -140,6 +140,9 @@ func (t *tarReader) afterEnd() (tarHeader, error) {
 		t.trailing = true
 		return tarHeader{}, io.EOF
 	}
+	// A long run of zeros: padding, as far as it was checked (the engine
+	// scans what follows raw).
+	return tarHeader{}, io.EOF
 }
 
 var errPartialBlock = formatError{"truncated tar archive"}
@@ -231,8 +234,8 @@ func (t *tarReader) entry(h tarHeader, m *meta) (*tarEntry, error) {
 	if err := t.sparseMap(h, m, name, d); err != nil {
 		return nil, err
 	}
-	if size == 0 {
-		return nil, nil
+	if d.left == 0 {
+		return nil, nil // nothing stored (an all-hole sparse file has no data)
 	}
 	return &tarEntry{name: name, data: d}, nil
 }
