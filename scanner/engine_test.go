@@ -222,8 +222,8 @@ func (x fakeExpander) Expand(ctx context.Context, it scanner.Item, r io.Reader, 
 	return x.err
 }
 
-// malformed is a decoder's complaint about its input.
-var malformed = fmt.Errorf("truncated archive: %w", scanner.ErrMalformed)
+// errMalformed is a decoder's complaint about its input.
+var errMalformed = fmt.Errorf("truncated archive: %w", scanner.ErrMalformed)
 
 // A container whose structure is damaged is scanned as raw bytes too —
 // in memory, streamed, and read once (its bytes are teed off as the
@@ -236,7 +236,7 @@ func TestBrokenContainer(t *testing.T) {
 		once.Once = true
 		return scanner.ItemList{{Path: "mem.tar", Source: scanner.SourceFile, Data: []byte(text)}, streamed("a.tar", []byte(text)), once}
 	}
-	res, err := scanner.New(scanner.Options{Expander: fakeExpander{malformed}}).Run(context.Background(), items())
+	res, err := scanner.New(scanner.Options{Expander: fakeExpander{errMalformed}}).Run(context.Background(), items())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +351,7 @@ func TestBytesWithErrorAreScanned(t *testing.T) {
 
 	member := passExpander{wrap: func(r io.Reader) io.Reader {
 		b, _ := io.ReadAll(r)
-		return &dataThenError{data: b, err: malformed}
+		return &dataThenError{data: b, err: errMalformed}
 	}}
 	arch := "ARCHIVE\n" + text
 	res, err = scanner.New(scanner.Options{ChunkSize: 4096, Expander: member}).Run(context.Background(), scanner.ItemList{streamed("x.tar", []byte(arch))})

@@ -37,9 +37,6 @@ const (
 	maxFragments = 1 << 20
 )
 
-// errEnd is the end-of-archive marker (a zero block).
-var errEnd = errors.New("end of tar archive")
-
 func newTarReader(r io.Reader) *tarReader { return &tarReader{r: r} }
 
 // tarEntry is one entry with data to scan.
