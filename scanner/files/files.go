@@ -183,72 +183,80 @@ func (w *walker) dir(ctx context.Context, abs, rel string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name := e.Name()
-		childAbs := filepath.Join(abs, name)
-		childRel := name
+		childRel := e.Name()
 		if rel != "" {
-			childRel = rel + "/" + name
+			childRel = rel + "/" + e.Name()
 		}
-		mode := e.Type()
-		var info fs.FileInfo // of the symlink's target, when followed
-		if mode&fs.ModeSymlink != 0 {
-			if !w.s.opts.FollowSymlinks {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "symlink not followed (use --follow-symlinks)", Kind: scanner.KindExcluded})
-				continue
-			}
-			target, err := os.Stat(childAbs)
-			if err != nil {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "broken symlink: " + reason(err), Kind: scanner.KindExcluded})
-				continue
-			}
-			info, mode = target, target.Mode().Type()
-		}
-		isDir := mode.IsDir()
-		if w.s.opts.Filter != nil && !w.s.opts.Filter(childRel, isDir) {
-			continue
-		}
-		if why := w.s.excluded(w.display(childRel)); why != "" {
-			w.feed.Skip(scanner.ExcludedAt(w.display(childRel), why))
-			continue
-		}
-		switch {
-		case isDir:
-			if name == "objects" && isGitDir(rel) {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "git object storage: scanned by `xaiscan git`", Kind: scanner.KindExcluded})
-				continue
-			}
-			if w.seen != nil {
-				info, err := os.Stat(childAbs)
-				if err == nil {
-					if id, ok := idOf(info); ok {
-						if w.seen[id] {
-							w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "directory already scanned (symlink loop)", Kind: scanner.KindExcluded})
-							continue
-						}
-						w.seen[id] = true
-					}
-				}
-			}
-			if strings.Count(childRel, "/") >= maxDepth {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: fmt.Sprintf("deeper than %d directories (symlink loop?)", maxDepth), Kind: scanner.KindError})
-				continue
-			}
-			if err := w.dir(ctx, childAbs, childRel); err != nil {
-				return err
-			}
-		case mode.IsRegular():
-			if why := w.sizeExcluded(e, info); why != "" {
-				w.feed.Skip(scanner.ExcludedAt(w.display(childRel), why))
-				continue
-			}
-			if err := w.s.send(ctx, w.feed, childAbs, w.display(childRel), -1); err != nil {
-				return err
-			}
-		default:
-			w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: kindOf(mode) + " skipped (not a regular file)", Kind: scanner.KindExcluded})
+		if err := w.entry(ctx, e, filepath.Join(abs, e.Name()), childRel); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// entry handles one directory entry: it sends a regular file, walks a
+// directory, or records why the entry is left out.
+func (w *walker) entry(ctx context.Context, e fs.DirEntry, abs, rel string) error {
+	display := w.display(rel)
+	mode := e.Type()
+	var info fs.FileInfo // of the symlink's target, when followed
+	if mode&fs.ModeSymlink != 0 {
+		if !w.s.opts.FollowSymlinks {
+			w.feed.Skip(scanner.ExcludedAt(display, "symlink not followed (use --follow-symlinks)"))
+			return nil
+		}
+		target, err := os.Stat(abs)
+		if err != nil {
+			w.feed.Skip(scanner.ExcludedAt(display, "broken symlink: "+reason(err)))
+			return nil
+		}
+		info, mode = target, target.Mode().Type()
+	}
+	if w.s.opts.Filter != nil && !w.s.opts.Filter(rel, mode.IsDir()) {
+		return nil
+	}
+	if why := w.s.excluded(display); why != "" {
+		w.feed.Skip(scanner.ExcludedAt(display, why))
+		return nil
+	}
+	switch {
+	case mode.IsDir():
+		return w.subdir(ctx, e.Name(), abs, rel)
+	case mode.IsRegular():
+		if why := w.sizeExcluded(e, info); why != "" {
+			w.feed.Skip(scanner.ExcludedAt(display, why))
+			return nil
+		}
+		return w.s.send(ctx, w.feed, abs, display, -1)
+	}
+	w.feed.Skip(scanner.ExcludedAt(display, kindOf(mode)+" skipped (not a regular file)"))
+	return nil
+}
+
+// subdir walks into a directory met while walking, unless it is git's
+// object storage, a directory already walked (a symlink loop), or too deep.
+func (w *walker) subdir(ctx context.Context, name, abs, rel string) error {
+	display := w.display(rel)
+	if name == "objects" && isGitDir(path.Dir(rel)) {
+		w.feed.Skip(scanner.ExcludedAt(display, "git object storage: scanned by `xaiscan git`"))
+		return nil
+	}
+	if w.seen != nil {
+		if info, err := os.Stat(abs); err == nil {
+			if id, ok := idOf(info); ok {
+				if w.seen[id] {
+					w.feed.Skip(scanner.ExcludedAt(display, "directory already scanned (symlink loop)"))
+					return nil
+				}
+				w.seen[id] = true
+			}
+		}
+	}
+	if strings.Count(rel, "/") >= maxDepth {
+		w.feed.Skip(scanner.ErrorAt(display, fmt.Sprintf("deeper than %d directories (symlink loop?)", maxDepth)))
+		return nil
+	}
+	return w.dir(ctx, abs, rel)
 }
 
 // sizeExcluded applies the size limit to a regular file met while
