@@ -11,34 +11,72 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// openFile opens a regular file for scanning. A file that may have holes
-// (fewer blocks allocated than its size needs) and whose filesystem says
-// where they are (SEEK_HOLE) is read as a sparseFile, data regions only;
-// any other file is the *os.File itself.
+// sparseCheckAfter is how much of a file is read before it is checked
+// for holes: a smaller file costs no more than its size whatever it holds,
+// so most files (small) cost no extra system call.
+const sparseCheckAfter = 1 << 20
+
+// openFile opens a regular file for scanning, as a file that skips its
+// holes once it proves large and sparse.
 func openFile(name string) (io.ReadCloser, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
 	}
+	return &file{File: f}, nil
+}
+
+// file reads a file front to back. Past its first sparseCheckAfter bytes
+// it asks whether the file may have holes (fewer blocks allocated than its
+// size needs) and whether the filesystem says where they are (SEEK_HOLE);
+// if so, it reads the data regions only, as a sparseFile.
+type file struct {
+	*os.File
+	pos     int64
+	checked bool
+	holes   *sparseFile
+}
+
+func (f *file) Read(p []byte) (int, error) {
+	if f.holes != nil {
+		return f.holes.Read(p)
+	}
+	n, err := f.File.Read(p)
+	f.pos += int64(n)
+	if !f.checked && f.pos >= sparseCheckAfter {
+		f.checked = true
+		f.holes = findHoles(f.File, f.pos)
+	}
+	return n, err
+}
+
+// DataOffset implements scanner.HoleReader.
+func (f *file) DataOffset() int64 {
+	if f.holes != nil {
+		return f.holes.DataOffset()
+	}
+	return f.pos
+}
+
+// findHoles returns a sparseFile reading f from pos, or nil when f has no
+// hole past pos that the system can find (no SEEK_HOLE: EINVAL).
+func findHoles(f *os.File, pos int64) *sparseFile {
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		return f, nil
+		return nil
 	}
 	sys, ok := st.Sys().(*syscall.Stat_t)
 	if !ok || int64(sys.Blocks)*512 >= st.Size() {
-		return f, nil
+		return nil
 	}
-	hole, err := f.Seek(0, unix.SEEK_HOLE)
+	hole, err := f.Seek(pos, unix.SEEK_HOLE)
 	if err != nil || hole >= st.Size() {
-		// No hole, or no way to find them (EINVAL on filesystems without
-		// SEEK_HOLE): read it all.
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			f.Close()
-			return nil, err
+		if _, err := f.Seek(pos, io.SeekStart); err != nil {
+			return &sparseFile{File: f, size: st.Size(), pos: pos, err: err}
 		}
-		return f, nil
+		return nil
 	}
-	return &sparseFile{File: f, size: st.Size(), end: -1}, nil
+	return &sparseFile{File: f, size: st.Size(), pos: pos, end: hole}
 }
 
 // sparseFile reads a file's data regions and reports where each starts
@@ -49,7 +87,7 @@ type sparseFile struct {
 	*os.File
 	size int64
 	pos  int64 // offset of the next byte to read
-	end  int64 // end of the data region holding pos; -1: not looked up
+	end  int64 // end of the data region holding pos (<= pos: look it up)
 	err  error
 }
 

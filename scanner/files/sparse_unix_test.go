@@ -50,7 +50,8 @@ func TestSparseFileHolesSkipped(t *testing.T) {
 	tail := []byte("log\nk=" + key + "\n")
 	p := sparseFile(t, size, map[int64][]byte{size - int64(len(tail)): tail})
 	res := scan(t, []string{p}, files.Options{})
-	if res.Coverage.Bytes > 1<<20 || len(res.Coverage.Skipped) != 0 {
+	// The first MiB is read before the file is checked for holes.
+	if res.Coverage.Bytes > 2<<20 || len(res.Coverage.Skipped) != 0 {
 		t.Fatalf("read %d bytes, skipped %+v", res.Coverage.Bytes, res.Coverage.Skipped)
 	}
 	if len(res.Findings) != 1 {
