@@ -17,8 +17,9 @@ import (
 // no tool could read more of it.
 var ErrMalformed = errors.New("malformed container")
 
-// maxNesting bounds how deep expanders may recurse, whatever they do.
-const maxNesting = 8
+// MaxNesting bounds how deep expanders may recurse, whatever they do: a
+// container nested deeper is scanned as raw bytes only, an error.
+const MaxNesting = 8
 
 // level is where an item sits in its top-level item's chain of containers.
 type level struct {
@@ -115,7 +116,14 @@ func (r *run) scanData(ctx context.Context, it Item, lv level) error {
 }
 
 func (r *run) wantsExpansion(it Item, head []byte, depth int) bool {
-	return r.e.opts.Expander != nil && depth < maxNesting && r.e.opts.Expander.Wants(it, head)
+	if r.e.opts.Expander == nil || !r.e.opts.Expander.Wants(it, head) {
+		return false
+	}
+	if depth >= MaxNesting {
+		r.Skip(ErrorAt(displayPath(it), fmt.Sprintf("container nested deeper than %d levels: scanned as raw bytes, members not opened", MaxNesting)))
+		return false
+	}
+	return true
 }
 
 // expandStream expands a streamed container whose first bytes are in s.

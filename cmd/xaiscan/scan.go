@@ -64,7 +64,7 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 	fs.IntVarP(&sf.workers, "workers", "j", runtime.NumCPU(), "number of files or objects scanned in parallel")
 	fs.BoolVar(&sf.noDecode, "no-decode", false, "do not look for base64- and UTF-16-encoded keys")
 	fs.BoolVar(&sf.noArchives, "no-archives", false, "do not open .gz, .zip, .tar and .tar.gz files")
-	fs.IntVar(&sf.archiveDepth, "archive-depth", 3, "how deep to open archives nested in archives")
+	fs.IntVar(&sf.archiveDepth, "archive-depth", archive.DefaultMaxDepth, "how deep to open archives nested in archives (at most 8)")
 	switch k {
 	case kindAudit, kindDir:
 		fs.BoolVar(&sf.followSymlinks, "follow-symlinks", false, "follow symbolic links met while walking directories")
@@ -128,8 +128,8 @@ func (sf *scanFlags) validate(fs *pflag.FlagSet) error {
 	if sf.workers < 1 {
 		return usagef("--workers must be at least 1, not %d", sf.workers)
 	}
-	if sf.archiveDepth < 0 {
-		return usagef("--archive-depth must not be negative")
+	if sf.archiveDepth < 0 || sf.archiveDepth > scanner.MaxNesting {
+		return usagef("--archive-depth must be between 0 and %d", scanner.MaxNesting)
 	}
 	if sf.rangeSpec != "" && sf.branch != "" {
 		return usagef("--range and --branch cannot be used together")

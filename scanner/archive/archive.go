@@ -42,7 +42,10 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultMaxDepth   = 3
+	// DefaultMaxDepth opens archives nested 6 deep: a jar in a fat jar in
+	// a layer of an image tarball, a fuzz corpus zip in a module zip. The
+	// decoded-bytes budget, not the depth, is what bounds a nested bomb.
+	DefaultMaxDepth   = 6
 	DefaultMaxMembers = 100_000
 	DefaultMaxMemZip  = 64 << 20
 	DefaultMaxSpool   = 4 << 30
@@ -52,7 +55,8 @@ const (
 type Options struct {
 	// MaxDepth is how many container levels are opened: 3 opens a zip in
 	// a tar.gz in a gz, and scans a container found deeper as raw bytes
-	// only (reported as an error: its members went unread).
+	// only (reported as an error: its members went unread). At most
+	// scanner.MaxNesting.
 	MaxDepth int
 	// MaxMembers caps the members of one top-level archive, nested levels
 	// included.
@@ -72,6 +76,7 @@ func (o *Options) fill() {
 	if o.MaxDepth <= 0 {
 		o.MaxDepth = DefaultMaxDepth
 	}
+	o.MaxDepth = min(o.MaxDepth, scanner.MaxNesting)
 	if o.MaxMembers <= 0 {
 		o.MaxMembers = DefaultMaxMembers
 	}

@@ -213,8 +213,8 @@ func nest42(t *testing.T, depth int) []byte {
 	return level
 }
 
-// A 42.zip-style nest (16^5 MiB at the bottom) stops within the budget
-// when depth allows it to unfold, and at the depth cap by default.
+// A 42.zip-style nest (16^4 MiB at the bottom) stops within the budget;
+// a nest deeper than the depth cap stops there, as errors.
 func TestNestedBomb(t *testing.T) {
 	bomb := nest42(t, 4)
 	const budget = 48 << 20
@@ -225,12 +225,16 @@ func TestNestedBomb(t *testing.T) {
 	if len(res.Coverage.Skipped) != 1 || !strings.Contains(res.Coverage.Skipped[0].Reason, "budget of 48 MiB reached") {
 		t.Fatalf("skipped %+v", res.Coverage.Skipped)
 	}
-	res = scan(t, Options{}, dataItem("42.zip", bomb))
-	if !res.Coverage.Partial() || res.Coverage.Bytes > 64<<20 {
-		t.Fatalf("default depth: partial %v after %d bytes", res.Coverage.Partial(), res.Coverage.Bytes)
+	deep := makeZip(t, zip.Deflate, file{"bottom.txt", []byte("bottom\n")})
+	for d := 0; d < DefaultMaxDepth+2; d++ {
+		deep = makeZip(t, zip.Deflate, file{"a.zip", deep}, file{"b.zip", deep})
+	}
+	res = scan(t, Options{}, dataItem("deep.zip", deep))
+	if !res.Coverage.Partial() || len(res.Coverage.Skipped) != 1<<DefaultMaxDepth {
+		t.Fatalf("default depth: %d skipped", len(res.Coverage.Skipped))
 	}
 	for _, s := range res.Coverage.Skipped {
-		if !strings.Contains(s.Reason, "nested deeper than 3 levels") {
+		if !strings.Contains(s.Reason, fmt.Sprintf("nested deeper than %d levels", DefaultMaxDepth)) || strings.Count(s.Path, "!") != DefaultMaxDepth {
 			t.Errorf("%+v", s)
 		}
 	}
@@ -256,5 +260,72 @@ func TestBzip2Truncated(t *testing.T) {
 		res := scan(t, Options{}, it)
 		noted(t, res, "log.bz2", "bzip2")
 		foundAt(t, res, key, fmt.Sprintf("log.bz2!log:%d", line))
+	}
+}
+
+// rawMember is a zip member written as given: method, flags, bytes.
+type rawMember struct {
+	name          string
+	method, flags uint16
+	data          []byte // compressed as the method says
+	size          int    // uncompressed size
+}
+
+func rawMethodsZip(t *testing.T, members ...rawMember) []byte {
+	var b bytes.Buffer
+	zw := zip.NewWriter(&b)
+	for _, m := range members {
+		w, err := zw.CreateRaw(&zip.FileHeader{Name: m.name, Method: m.method, Flags: m.flags,
+			CompressedSize64: uint64(len(m.data)), UncompressedSize64: uint64(m.size)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(m.data)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Zip members by method: bzip2 (12) is decoded; an encrypted member is a
+// note (no tool reads it without its password); a method of the
+// specification xaiscan lacks (LZMA) is an error; a number that is no
+// method is damage, a note.
+func TestZipMethods(t *testing.T) {
+	if _, err := exec.LookPath("bzip2"); err != nil {
+		t.Skip("no bzip2 binary to compress a member with")
+	}
+	key := rulestest.APIKey()
+	content := []byte("a\nk=" + key + "\n")
+	cmd := exec.Command("bzip2", "-c")
+	cmd.Stdin = bytes.NewReader(content)
+	bz, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	z := rawMethodsZip(t,
+		rawMember{"bz.env", 12, 0, bz, len(content)},
+		rawMember{"secret.bin", 0, 1, []byte("ciphertext"), 10},
+		rawMember{"aes.bin", 99, 0, []byte("ciphertext"), 10},
+		rawMember{"lzma.bin", 14, 0, []byte("lzma data"), 20},
+		rawMember{"odd.bin", 4242, 0, []byte("?"), 1})
+	want := map[string]string{
+		"m.zip!secret.bin": "note encrypted zip member", "m.zip!aes.bin": "note encrypted zip member",
+		"m.zip!lzma.bin": "error zip member compressed with LZMA (method 14)",
+		"m.zip!odd.bin":  "note zip member with unknown compression method 4242",
+	}
+	for name, data := range map[string][]byte{"central directory": z, "local headers": cutAt(t, z, "PK\x01\x02", 0)} {
+		res := scan(t, Options{}, dataItem("m.zip", data))
+		foundAt(t, res, key, "m.zip!bz.env:2")
+		got := map[string]string{}
+		for _, s := range res.Coverage.Skipped {
+			got[s.Path] = s.Kind + " " + s.Reason
+		}
+		for p, w := range want {
+			if !strings.HasPrefix(got[p], w) {
+				t.Errorf("%s: %s: %q, want %q", name, p, got[p], w)
+			}
+		}
 	}
 }

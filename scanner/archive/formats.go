@@ -199,6 +199,9 @@ func (x *expansion) zip(r io.Reader) error {
 // directory; without a usable one, from its local headers.
 func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
 	zr, err := zip.NewReader(ra, size)
+	if zr != nil {
+		zr.RegisterDecompressor(zipBzip2, newBzip2Reader)
+	}
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		if !isZipFormatError(err) {
 			return err
@@ -238,22 +241,48 @@ func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
 	return nil
 }
 
-// undecodable reports (and records as an error) a zip member this package
-// cannot decode: encrypted, or compressed with a method other than store
-// and deflate.
+// Zip compression methods this package decodes, beyond store and deflate.
+const (
+	zipBzip2 = 12
+	// zipAES marks a member encrypted with AES (WinZip's AE-x).
+	zipAES = 99
+)
+
+// zipMethods names the compression methods of the zip specification
+// (APPNOTE 4.4.5) that this package does not decode: content another tool
+// could read, so leaving it unread is an error. Any other number is no
+// method at all: damage.
+var zipMethods = map[uint16]string{
+	1: "shrink", 2: "reduce", 3: "reduce", 4: "reduce", 5: "reduce", 6: "implode",
+	9: "deflate64", 10: "IBM TERSE (old)", 14: "LZMA", 16: "IBM z/OS CMPSC", 18: "IBM TERSE",
+	19: "IBM LZ77", 20: "zstd (old id)", 93: "zstd", 94: "MP3", 95: "xz", 96: "JPEG",
+	97: "WavPack", 98: "PPMd",
+}
+
+// undecodable reports (and records) a zip member this package cannot
+// decode. An encrypted member is a note: without its password no tool can
+// read it (its raw bytes were scanned). A member compressed with a method
+// of the specification this package lacks is an error; one with a method
+// number the specification does not define is damage (a note).
 func (x *expansion) undecodable(name string, flags, method uint16) bool {
 	clean, _ := sanitizeName(name)
 	p := x.outer() + "!" + clean
 	switch {
-	case flags&0x1 != 0:
-		x.m.Skip(scanner.ErrorAt(p, "encrypted zip member: not scanned"))
+	case flags&0x1 != 0 || method == zipAES:
+		x.m.Skip(scanner.NoteAt(p, "encrypted zip member: unreadable without its password (its raw bytes were scanned)"))
 		return true
-	case method != zip.Store && method != zip.Deflate:
-		x.m.Skip(scanner.ErrorAt(p, fmt.Sprintf("zip member compressed with method %d, which xaiscan does not decode: not scanned", method)))
-		return true
+	case method == zip.Store || method == zip.Deflate || method == zipBzip2:
+		return false
+	case zipMethods[method] != "":
+		x.m.Skip(scanner.ErrorAt(p, fmt.Sprintf("zip member compressed with %s (method %d), which xaiscan does not decode: not scanned", zipMethods[method], method)))
+	default:
+		x.m.Skip(scanner.NoteAt(p, fmt.Sprintf("zip member with unknown compression method %d: damaged (its raw bytes were scanned)", method)))
 	}
-	return false
+	return true
 }
+
+// newBzip2Reader is the zip decompressor for method 12.
+func newBzip2Reader(r io.Reader) io.ReadCloser { return io.NopCloser(bzip2.NewReader(r)) }
 
 // isZipFormatError reports archive/zip's errors about its input.
 func isZipFormatError(err error) bool {

@@ -3,6 +3,7 @@ package archive
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
 	"compress/flate"
 	"encoding/binary"
 	"errors"
@@ -148,10 +149,16 @@ func (x *expansion) localMember(br *bufio.Reader) error {
 	case h.method == 0:
 		data = &storedDD{br: br, zip64: h.zip64}
 	default:
-		data = br // deflate ends by itself; br is a ByteReader, so flate reads no further
+		// Deflate ends by itself, and br is a ByteReader, so flate reads
+		// no further. (bzip2 peeks past its end for a next stream: into
+		// the descriptor, which is then damage, after the whole member.)
+		data = br
 	}
-	if h.method == 8 {
+	switch h.method {
+	case 8:
 		data = flate.NewReader(data)
+	case zipBzip2:
+		data = bzip2.NewReader(data)
 	}
 	if err := x.member(h.name, func() (io.Reader, error) { return &mapReader{r: data, format: "zip member"}, nil }); err != nil {
 		return err
@@ -160,7 +167,7 @@ func (x *expansion) localMember(br *bufio.Reader) error {
 		_, err := io.Copy(io.Discard, sized)
 		return readError("zip archive", err)
 	}
-	if h.method == 8 {
+	if h.method != 0 {
 		return skipDescriptor(br, h.zip64)
 	}
 	return nil
