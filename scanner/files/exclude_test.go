@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/xaiscan/xaiscan/rules/rulestest"
@@ -191,7 +190,7 @@ func scanAsOther(t *testing.T, dir string) func(excludes string) (bool, []scanne
 	return func(excludes string) (bool, []scanner.Skipped) {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), childEnv+"="+dir, childEnv+"_EXCLUDE="+excludes)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		runAs(cmd, 65534, 65534)
 		out, err := cmd.Output()
 		if err != nil {
 			t.Skipf("cannot run the scan as uid 65534 here: %v", err)
