@@ -451,5 +451,3 @@ func nopReader(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b))
 func splitLines(b []byte) []string { return strings.Split(string(b), "\n") }
 
 func cutPrefix(s, p string) (string, bool) { return strings.CutPrefix(s, p) }
-
-
