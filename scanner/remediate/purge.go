@@ -31,7 +31,7 @@ func rewriteStep(keys []Key, file string) Step {
 		file = "FILE"
 	}
 	s := Step{Action: "rewrite",
-		Text: "Rewrite history so no commit, tag or message holds the keys (git filter-repo; Debian/Ubuntu: apt-get install git-filter-repo). Work in a fresh mirror clone, and tell everyone with a clone to re-clone afterwards.",
+		Text:     "Rewrite history so no commit, tag or message holds the keys (git filter-repo; Debian/Ubuntu: apt-get install git-filter-repo). Work in a fresh mirror clone, and tell everyone with a clone to re-clone afterwards.",
 		Commands: []string{fmt.Sprintf("git filter-repo --force --replace-text %s --replace-message %s", file, file)}}
 	if file == "FILE" {
 		s.Text += " Write FILE with --replace-text FILE."
