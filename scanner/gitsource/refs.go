@@ -35,6 +35,11 @@ type refSet struct {
 	// packedUnread is set when packed-refs exists and could not be read:
 	// then no missing ref can be told from a lost one.
 	packedUnread bool
+	// reflog lists the entries of every reflog but the stash's (which
+	// are tips), as NAME@{n}, newest first: objects they hold survive gc
+	// until the reflog expires, though no ref reaches them. An entry
+	// naming an object gc already dropped is normal, not damage.
+	reflog []ref
 }
 
 // readRefs reads the refs of the repository at loc.
@@ -55,7 +60,54 @@ func readRefs(loc Location) refSet {
 	}
 	rs.readHeads(loc, byName)
 	rs.readStashLog(loc.CommonDir)
+	rs.readReflogs(loc)
 	return rs
+}
+
+// readReflogs reads logs/HEAD and logs/refs/** of the common directory
+// and of a linked worktree's own git directory. Unreadable reflogs are
+// left out: they only add exposure, never hide a scanned object.
+func (rs *refSet) readReflogs(loc Location) {
+	dirs := []string{loc.CommonDir}
+	if loc.GitDir != loc.CommonDir {
+		dirs = append(dirs, loc.GitDir)
+	}
+	for _, dir := range dirs {
+		logs := filepath.Join(dir, "logs")
+		_ = filepath.WalkDir(logs, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(logs, p)
+			name := filepath.ToSlash(rel)
+			if name == "refs/stash" {
+				return nil
+			}
+			rs.reflog = append(rs.reflog, reflogEntries(p, name)...)
+			return nil
+		})
+	}
+}
+
+// reflogEntries reads one reflog file: "<old> <new> <who> <when>\t<msg>"
+// lines, oldest first; entry n counts from the newest, as git's @{n}.
+func reflogEntries(file, name string) []ref {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var out []ref
+	for i := len(lines) - 1; i >= 0; i-- {
+		f := strings.Fields(lines[i])
+		if len(f) < 2 {
+			continue
+		}
+		if h, ok := parseHex(f[1]); ok && !h.IsZero() {
+			out = append(out, ref{fmt.Sprintf("%s@{%d}", name, len(lines)-1-i), h})
+		}
+	}
+	return out
 }
 
 // refRoots lists the directories that hold loose refs: the shared refs/,
