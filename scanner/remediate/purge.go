@@ -2,6 +2,7 @@ package remediate
 
 import (
 	"fmt"
+	"net/url"
 	"sort"
 	"strings"
 )
@@ -91,7 +92,7 @@ func forcePushStep(refs []string, remotes []Remote) (Step, bool) {
 	}
 	s := Step{Action: "force-push", Text: "Force-push the rewritten refs that expose the keys (branches seen on the remote, and tags, which may have been pushed):"}
 	for _, rm := range remotes {
-		s.Commands = append(s.Commands, fmt.Sprintf("git remote add %s %s   # if git filter-repo removed it", shellQuote(rm.Name), shellQuote(rm.URL)))
+		s.Commands = append(s.Commands, fmt.Sprintf("git remote add %s %s   # if git filter-repo removed it", shellQuote(rm.Name), shellQuote(withoutPassword(rm.URL))))
 		bs := branches[rm.Name]
 		sort.Strings(bs)
 		for _, b := range bs {
@@ -180,4 +181,26 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// withoutPassword drops the password (or token) from a remote URL such as
+// https://user:TOKEN@host/repo.git, keeping the user name: the plan is
+// printed and saved, and git asks its credential helpers when the remote is
+// used again. A URL that does not parse keeps nothing before its last '@'.
+func withoutPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err == nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.User(u.User.Username())
+			return u.String()
+		}
+		return raw
+	}
+	if err != nil && strings.Contains(raw, "://") {
+		scheme, rest, _ := strings.Cut(raw, "://")
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			return scheme + "://" + rest[at+1:]
+		}
+	}
+	return raw
 }

@@ -104,3 +104,30 @@ func TestRewriteCaveats(t *testing.T) {
 		t.Errorf("rewrite step: %s", txt)
 	}
 }
+
+// A remote URL's password or token is never part of the plan's commands
+// (they are printed and saved); the user name and the rest of the URL stay
+// so the remote can be added back.
+func TestRemoteURLCredentialsDropped(t *testing.T) {
+	k := rulestest.APIKey()
+	const secret = "hunter2Tok"
+	p := Build(Input{Findings: []scanner.Finding{finding(k, "a.env", "refs/remotes/origin/main")},
+		Remotes: []Remote{
+			{"origin", "https://ci:" + secret + "@git.example.com/o/r.git"},
+			{"bad", "https://ci:" + secret + "%zz@git.example.com/o/r.git"},
+			{"scp", "git@github.com:o/r.git"},
+		}})
+	var buf bytes.Buffer
+	if err := WriteText(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.Contains(out, secret) {
+		t.Errorf("plan prints the remote's password:\n%s", out)
+	}
+	for _, want := range []string{"git remote add origin https://ci@git.example.com/o/r.git", "git remote add bad https://git.example.com/o/r.git", "git remote add scp git@github.com:o/r.git"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+}
