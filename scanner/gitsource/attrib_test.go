@@ -257,13 +257,34 @@ func TestAttribExposureRefs(t *testing.T) {
 	noErrors(t, res)
 	m := byKey(res)
 	f := one(t, m, k, "exposed")
-	want := []string{"refs/heads/feature", "refs/heads/main", "refs/heads/other", "refs/pull/7/head", "refs/remotes/origin/main", "refs/stash", "refs/tags/v1", "stash@{0}"}
+	want := []string{"refs/heads/feature", "refs/heads/main", "refs/heads/other", "refs/pull/7/head", "refs/remotes/origin/main", "refs/stash", "refs/tags/v1"}
 	if !reflect.DeepEqual(f.Refs, want) {
 		t.Errorf("refs = %v\nwant   %v", f.Refs, want)
 	}
 	for _, g := range m[ks] {
-		if !reflect.DeepEqual(g.Refs, []string{"refs/stash", "stash@{0}"}) {
+		// stash@{0} is refs/stash: listed once.
+		if !reflect.DeepEqual(g.Refs, []string{"refs/stash"}) {
 			t.Errorf("stash key refs = %v", g.Refs)
 		}
+	}
+}
+
+// The stash list: the newest stash is refs/stash (not also stash@{0});
+// an older one is exposed only by its stash@{N}.
+func TestAttribExposureStashList(t *testing.T) {
+	r := newRepo(t)
+	r.write("a.txt", "a\n")
+	r.commit("base")
+	old, newer := rulestest.APIKey(), rulestest.APIKey()
+	r.write("s.env", "S="+old+"\n")
+	r.git("stash", "push", "-q", "-u")
+	r.write("t.env", "T="+newer+"\n")
+	r.git("stash", "push", "-q", "-u")
+	m := byKey(scan(t, r.dir, Options{}))
+	if g := one(t, m, newer, "newest stash"); !reflect.DeepEqual(g.Refs, []string{"refs/stash"}) {
+		t.Errorf("newest stash refs = %v", g.Refs)
+	}
+	if g := one(t, m, old, "older stash"); !reflect.DeepEqual(g.Refs, []string{"stash@{1}"}) {
+		t.Errorf("older stash refs = %v", g.Refs)
 	}
 }

@@ -59,7 +59,7 @@ func readRefs(loc Location) refSet {
 		rs.tips = append(rs.tips, ref{n, byName[n]})
 	}
 	rs.readHeads(loc, byName)
-	rs.readStashLog(loc.CommonDir)
+	rs.readStashLog(loc.CommonDir, byName["refs/stash"])
 	rs.readReflogs(loc)
 	return rs
 }
@@ -291,8 +291,10 @@ func lastReflogEntry(path string) (plumbing.Hash, bool) {
 }
 
 // readStashLog adds the stash reflog's entries: stash@{1} and older are
-// stashes as much as refs/stash is.
-func (rs *refSet) readStashLog(commonDir string) {
+// stashes as much as refs/stash is. stash@{0} is refs/stash itself
+// (stashTip) and is left out when it names the same commit, so exposure
+// does not list one stash twice.
+func (rs *refSet) readStashLog(commonDir string, stashTip plumbing.Hash) {
 	data, err := os.ReadFile(filepath.Join(commonDir, "logs", "refs", "stash"))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -306,8 +308,9 @@ func (rs *refSet) readStashLog(commonDir string) {
 		if len(f) < 2 {
 			continue
 		}
-		if h, ok := parseHex(f[1]); ok && !h.IsZero() {
-			rs.tips = append(rs.tips, ref{fmt.Sprintf("stash@{%d}", len(lines)-1-i), h})
+		n := len(lines) - 1 - i
+		if h, ok := parseHex(f[1]); ok && !h.IsZero() && (n > 0 || h != stashTip) {
+			rs.tips = append(rs.tips, ref{fmt.Sprintf("stash@{%d}", n), h})
 		}
 	}
 }
