@@ -183,6 +183,9 @@ func (rs *refSet) readLooseRefs(commonDir, root string, byName map[string]plumbi
 			return nil
 		}
 		h, target, err := parseRefFile(data)
+		if t, ok := symlinkRef(p); ok {
+			h, target, err = plumbing.ZeroHash, t, nil
+		}
 		switch {
 		case err != nil:
 			rs.probs = append(rs.probs, problem{path: name, reason: err.Error()})
@@ -241,6 +244,9 @@ func (rs *refSet) readHeads(loc Location, byName map[string]plumbing.Hash) {
 			continue
 		}
 		h, target, err := parseRefFile(data)
+		if t, ok := symlinkRef(f); ok {
+			h, target, err = plumbing.ZeroHash, t, nil
+		}
 		switch {
 		case err != nil:
 			rs.probs = append(rs.probs, problem{path: name, reason: err.Error()})
@@ -250,6 +256,22 @@ func (rs *refSet) readHeads(loc Location, byName map[string]plumbing.Hash) {
 			rs.checkUnborn(loc, filepath.Dir(f), name, target, byName)
 		}
 	}
+}
+
+// symlinkRef reads a HEAD that is a symbolic link to "refs/...", the form
+// git used before "ref: " files and still reads: it names that branch (it
+// is not a detached HEAD at the commit the link's target holds).
+func symlinkRef(path string) (string, bool) {
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode()&os.ModeSymlink == 0 {
+		return "", false
+	}
+	t, err := os.Readlink(path)
+	if err != nil {
+		return "", false
+	}
+	t = filepath.ToSlash(t)
+	return t, strings.HasPrefix(t, "refs/")
 }
 
 // checkUnborn records a HEAD whose branch is missing although the branch's
