@@ -70,7 +70,7 @@ func (a *app) newActor(ctx context.Context, af *actFlags) (*actor, error) {
 		return ac, nil
 	}
 	cfg := verify.ConfigFromEnv()
-	cfg.UserAgent = "xaiscan/" + version
+	cfg.UserAgent = "xaiscan/" + currentBuild().reportVersion()
 	if af.auditLog != "" {
 		log, err := audit.Open(af.auditLog, nil)
 		if err != nil {

@@ -160,15 +160,7 @@ func (a *app) parse(fs *pflag.FlagSet, name string, args []string) (helped bool,
 }
 
 func (a *app) runVersion(context.Context, []string) int {
-	fmt.Fprintf(a.stdout, "xaiscan %s", version)
-	if commit != "" {
-		fmt.Fprintf(a.stdout, " (commit %s", commit)
-		if date != "" {
-			fmt.Fprintf(a.stdout, ", built %s", date)
-		}
-		fmt.Fprint(a.stdout, ")")
-	}
-	fmt.Fprintln(a.stdout)
+	fmt.Fprintln(a.stdout, currentBuild())
 	return exitClean
 }
 

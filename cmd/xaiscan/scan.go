@@ -261,7 +261,7 @@ func (a *app) writeReport(sf *scanFlags, res scanner.Result) error {
 	ro := report.Options{
 		ShowSecrets: sf.showSecrets,
 		Color:       sf.dest == nil && sf.format == "text" && a.colorAllowed(sf) && isTerminal(a.stdout),
-		Version:     version,
+		Version:     currentBuild().reportVersion(),
 		Quiet:       sf.quiet,
 	}
 	if err := a.deliver(sf, res, ro); err != nil {
@@ -317,7 +317,7 @@ func (a *app) deliver(sf *scanFlags, res scanner.Result, ro report.Options) erro
 // them. Keys are redacted even with --show-secrets: the full keys were
 // meant for the report file, and the terminal may be a CI log.
 func (a *app) deliverFallback(res scanner.Result, sf *scanFlags, w io.Writer) {
-	ro := report.Options{Version: version, Quiet: sf.quiet}
+	ro := report.Options{Version: currentBuild().reportVersion(), Quiet: sf.quiet}
 	if err := report.Write(w, "text", res, ro); err != nil && w != a.stderr {
 		a.say(fmt.Sprintf("standard output failed too (%v); the findings follow on standard error", err))
 		_ = report.Write(a.stderr, "text", res, ro)
