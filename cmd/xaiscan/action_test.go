@@ -365,7 +365,9 @@ func TestActionSteps(t *testing.T) {
 	if !filepath.IsAbs(o["sarif-file"]) || sarif.Version != "2.1.0" || len(sarif.Runs[0].Results) != 1 {
 		t.Errorf("SARIF %s: %+v", o["sarif-file"], sarif)
 	}
-	var rep struct{ Findings []struct{ Fingerprint, Commit string } }
+	var rep struct {
+		Findings []struct{ Fingerprint, Commit string }
+	}
 	readJSON(t, o["json-file"], &rep)
 	if len(rep.Findings) != 1 || rep.Findings[0].Fingerprint != fp || rep.Findings[0].Commit != head {
 		t.Errorf("JSON report: %+v", rep)
