@@ -39,6 +39,10 @@ type Finding struct {
 	// "utf-16le", ...); empty for a key found as plain bytes.
 	Encoding string `json:"encoding,omitempty"`
 
+	// Repository names the repository in a multi-repository scan (the
+	// URL without credentials, or the path as given); empty otherwise.
+	Repository string `json:"repository,omitempty"`
+
 	// Git attribution: present only for git and staged findings.
 	Commit string `json:"commit,omitempty"`
 	Author string `json:"author,omitempty"`
@@ -246,12 +250,14 @@ type Finisher interface {
 	Finish(ctx context.Context, raw []Finding, feed Feed) ([]Finding, error)
 }
 
-// SortFindings orders findings deterministically: by path, line, column,
-// then commit date and commit, then rule.
+// SortFindings orders findings deterministically: by repository, path,
+// line, column, then commit date and commit, then rule.
 func SortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := fs[i], fs[j]
 		switch {
+		case a.Repository != b.Repository:
+			return a.Repository < b.Repository
 		case a.Path != b.Path:
 			return a.Path < b.Path
 		case a.Line != b.Line:

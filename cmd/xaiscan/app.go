@@ -52,10 +52,11 @@ func commands() []command {
 	return []command{
 		{"audit", "[PATH]", "the bare 'xaiscan [PATH]' by name: PATH's files and, in a repository, its whole history", (*app).runAudit},
 		{"dir", "PATH...", "scan files and directories only", (*app).runDir},
-		{"git", "[REPO]", "scan the whole git history: every commit, ref, tag, message and unreachable object", (*app).runGit},
-		{"staged", "[REPO]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
+		{"git", "[REPO...]", "scan the whole git history: every commit, ref, tag, message and unreachable object", (*app).runGit},
+		{"staged", "[REPO] [-- FILE...]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
 		{"pre-push", "[REMOTE [URL]]", "scan what a push would publish (reads git's pre-push stdin)", (*app).runPrePush},
 		{"stdin", "", "scan standard input", (*app).runStdin},
+		{"merge", "REPORT.json...", "join the JSON reports of a sharded fleet audit into one report", (*app).runMerge},
 		{"verify", "REPORT.json|-", "check whether the keys in a saved report (or on stdin) are live", (*app).runVerify},
 		{"revoke", "REPORT.json|-", "revoke the keys in a saved report (or on stdin) with the xAI Management API", (*app).runRevoke},
 		{"install-hook", "[--pre-push] [REPO]", "install xaiscan as the repository's pre-commit (or pre-push) hook", (*app).runInstallHook},

@@ -67,6 +67,8 @@ func TestScripts(t *testing.T) {
 			"xai-wait":     func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIWait(ts, fake, args) },
 			"waitfile":     cmdWaitFile,
 			"gone":         cmdGone,
+			"gitserve":     cmdGitServe,
+			"fakeapi":      cmdFakeAPI,
 			"readme-block": cmdReadmeBlock,
 		},
 	})

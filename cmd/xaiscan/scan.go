@@ -46,6 +46,7 @@ type scanFlags struct {
 	followSymlinks bool
 	rangeSpec      string
 	branch         string
+	acceptShallow  bool
 	stdinName      string
 	noProgress     bool
 	act            actFlags
@@ -90,6 +91,7 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 	case kindAudit, kindGit:
 		fs.StringVar(&sf.rangeSpec, "range", "", "history: only what commits in `A..B` introduced (B reachable, A not)")
 		fs.StringVar(&sf.branch, "branch", "", "history: only commits reachable from `REF`")
+		fs.BoolVar(&sf.acceptShallow, "accept-shallow", false, "history: accept a shallow clone's missing history (a note, not an error)")
 	}
 	if k == kindStdin {
 		fs.StringVar(&sf.stdinName, "stdin-name", "-", "`PATH` to show in reports for standard input")
@@ -489,8 +491,9 @@ func displayRoot(root string) string {
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " ") }
 
 // dropShadowed removes working-tree findings that repeat a history finding
-// of the same key at the same path and position that is still at HEAD:
-// the file is simply the checked-out commit.
+// of the same key at the same path and position that is still at HEAD
+// (the file is simply the checked-out commit), or a staged one (the file
+// is what was staged).
 func dropShadowed(fs []scanner.Finding) []scanner.Finding {
 	type spot struct {
 		fp, path     string
@@ -498,7 +501,7 @@ func dropShadowed(fs []scanner.Finding) []scanner.Finding {
 	}
 	atHead := map[spot]bool{}
 	for _, f := range fs {
-		if f.Source == scanner.SourceGit && f.AtHead != nil && *f.AtHead {
+		if f.Source == scanner.SourceGit && f.AtHead != nil && *f.AtHead || f.Source == scanner.SourceStaged {
 			atHead[spot{f.Fingerprint, f.Path, f.Line, f.Column}] = true
 		}
 	}

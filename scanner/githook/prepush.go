@@ -180,9 +180,9 @@ func Revisions(updates []Update, remoteHas []string) (include, exclude []string)
 // excluded by a walk; the push is then rejected as non-fast-forward unless
 // forced, and the tracking refs bound the scan instead).
 func PushRevisions(repoPath, remote string, updates []Update) (include, exclude []string, err error) {
-	repo, err := gogit.PlainOpenWithOptions(repoPath, &gogit.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	repo, err := openRepo(repoPath)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open git repository %s: %w", repoPath, err)
+		return nil, nil, err
 	}
 	has, err := remoteTrackingRefs(repo, remote)
 	if err != nil {
@@ -204,9 +204,9 @@ func PushRevisions(repoPath, remote string, updates []Update) (include, exclude 
 // repository at repoPath (symbolic refs such as .../HEAD left out: their
 // targets are listed). A remote given as a URL has none.
 func RemoteTrackingRefs(repoPath, remote string) ([]string, error) {
-	repo, err := gogit.PlainOpenWithOptions(repoPath, &gogit.PlainOpenOptions{DetectDotGit: true, EnableDotGitCommonDir: true})
+	repo, err := openRepo(repoPath)
 	if err != nil {
-		return nil, fmt.Errorf("open git repository %s: %w", repoPath, err)
+		return nil, err
 	}
 	return remoteTrackingRefs(repo, remote)
 }
@@ -215,7 +215,18 @@ func remoteTrackingRefs(repo *gogit.Repository, remote string) ([]string, error)
 	if remote == "" || strings.ContainsAny(remote, ":/\\") && !isRemoteName(repo, remote) {
 		return nil, nil
 	}
-	prefix := "refs/remotes/" + remote + "/"
+	return refsUnder(repo, "refs/remotes/"+remote+"/")
+}
+
+// allTrackingRefs lists every remote-tracking ref (refs/remotes/*), of
+// every remote, symbolic refs left out.
+func allTrackingRefs(repo *gogit.Repository) ([]string, error) {
+	return refsUnder(repo, "refs/remotes/")
+}
+
+// refsUnder lists the full names of the hash refs whose name starts with
+// prefix, sorted.
+func refsUnder(repo *gogit.Repository, prefix string) ([]string, error) {
 	iter, err := repo.Storer.IterReferences()
 	if err != nil {
 		return nil, fmt.Errorf("list refs: %w", err)

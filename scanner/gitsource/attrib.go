@@ -23,15 +23,20 @@ type keyPath struct {
 type introduction struct {
 	commit    *commitInfo
 	blob      plumbing.Hash
-	reachable bool
+	certain   bool  // the commit's parents were all there to diff against
+	reachable *bool // nil: unknown (the refs are damaged)
 }
 
-// better orders candidate introductions of one (key, path): a reachable
-// commit first, then the oldest author date, then the hash, so the choice
+// better orders candidate introductions of one (key, path): a commit whose
+// parents are known first, then a reachable one, then one of unknown
+// reachability, then the oldest author date, then the hash, so the choice
 // is deterministic.
 func (a introduction) better(b introduction) bool {
-	if a.reachable != b.reachable {
-		return a.reachable
+	if a.certain != b.certain {
+		return a.certain
+	}
+	if ra, rb := reachRank(a.reachable), reachRank(b.reachable); ra != rb {
+		return ra > rb
 	}
 	if a.commit.when != b.commit.when {
 		return a.commit.when < b.commit.when
@@ -44,11 +49,60 @@ func (a introduction) better(b introduction) bool {
 // pairs that introduced each key. A raw finding may become several
 // findings (one per path the key was introduced on) or none (a blob that
 // only carries a key already reported on its path).
+//
+// Finish also reports the objects found missing during the scan, each
+// named by the path and commit it was for where a commit's tree leads to
+// it.
 func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner.Feed) ([]scanner.Finding, error) {
 	s.feed = feed
-	reachC, reachT := s.reachable()
+	out, err := s.attribute(ctx, raw)
+	s.flushMissing(ctx)
+	return out, err
+}
+
+// attribute is Finish's attribution of raw findings.
+func (s *Source) attribute(ctx context.Context, raw []scanner.Finding) ([]scanner.Finding, error) {
+	reach := s.reachable()
+	out, firsts := s.attributeMessages(raw, reach)
+	if len(firsts) == 0 {
+		return out, nil
+	}
+	keysOf := map[plumbing.Hash]map[string]bool{}
+	for h, m := range firsts {
+		keysOf[h] = map[string]bool{}
+		for k := range m {
+			keysOf[h][k] = true
+		}
+	}
+	s.found = keysOf
+	best, seen, err := s.bestIntroductions(ctx, s.candidates(firsts), keysOf, reach)
+	if err != nil {
+		return out, err
+	}
+	head := s.newHeadView(keysOf, best)
+	for kp, in := range best {
+		f, ok := firsts[in.blob][kp.key]
+		if !ok {
+			continue
+		}
+		c := in.commit
+		// A key inside an archive blob keeps its member part
+		// ("backup.tgz!config/app.env"): the blob's own path replaces
+		// the hash the archive expander had to name it by.
+		f.Path = kp.path + memberSuffix(f.Path)
+		f.Commit, f.Author, f.Email, f.Date = c.hash.String(), c.author, c.email, c.date()
+		f.Reachable = in.reachable
+		f.AtHead = head.atHead(kp)
+		out = append(out, f)
+	}
+	return append(out, s.unattributed(firsts, seen)...), nil
+}
+
+// attributeMessages fills in the commit or tag of message findings and
+// returns them, with the first finding of each key in each other object
+// (blobs), by object.
+func (s *Source) attributeMessages(raw []scanner.Finding, reach reachability) ([]scanner.Finding, map[plumbing.Hash]map[string]scanner.Finding) {
 	var out []scanner.Finding
-	// firsts[blob][key] is the first finding of key in blob.
 	firsts := map[plumbing.Hash]map[string]scanner.Finding{}
 	for _, f := range raw {
 		h, ok := parseHex(f.Object)
@@ -58,7 +112,7 @@ func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner
 		}
 		if c := s.commits[h]; c != nil && f.Path == "" {
 			f.Commit, f.Author, f.Email, f.Date = h.String(), c.author, c.email, c.date()
-			f.Reachable = boolPtr(reachC[h])
+			f.Reachable = reach.commit(h)
 			out = append(out, f)
 			continue
 		}
@@ -68,7 +122,7 @@ func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner
 			if t.when != 0 {
 				f.Date = (&commitInfo{when: t.when}).date()
 			}
-			f.Reachable = boolPtr(reachT[h])
+			f.Reachable = reach.tag(h)
 			out = append(out, f)
 			continue
 		}
@@ -81,21 +135,13 @@ func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner
 			m[f.Key] = f
 		}
 	}
-	if len(firsts) == 0 {
-		return out, nil
-	}
-	keysOf := map[plumbing.Hash]map[string]bool{}
-	for h, m := range firsts {
-		keysOf[h] = map[string]bool{}
-		for k := range m {
-			keysOf[h][k] = true
-		}
-	}
-	s.found = keysOf
+	return out, firsts
+}
 
-	// Which commits may have introduced a key: all of them in a full
-	// audit (oldest first, which keeps the tree cache warm), those whose
-	// diff added a found blob in a range scan.
+// candidates lists the commits that may have introduced a found blob: all
+// of them in a full audit, those whose diff added one in a range scan;
+// oldest first, which keeps the tree cache warm.
+func (s *Source) candidates(firsts map[plumbing.Hash]map[string]scanner.Finding) []*commitInfo {
 	var todo []*commitInfo
 	if s.rangeMode {
 		set := map[plumbing.Hash]bool{}
@@ -113,103 +159,140 @@ func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner
 		}
 	}
 	sort.SliceStable(todo, func(i, j int) bool { return todo[i].when < todo[j].when })
+	return todo
+}
 
-	// In a full audit every blob was scanned, so a subtree pair in which
-	// no tree holds a blob with a key cannot gain or lose one: the diffs
-	// skip it, and most commits are never diffed at all.
-	var skip func(plumbing.Hash, []plumbing.Hash) bool
-	if !s.rangeMode {
-		memo := map[plumbing.Hash]bool{}
-		skip = func(nt plumbing.Hash, ots []plumbing.Hash) bool {
-			if s.treeHasKey(nt, memo) {
-				return false
-			}
-			for _, ot := range ots {
-				if s.treeHasKey(ot, memo) {
-					return false
-				}
-			}
-			return true
-		}
-	}
+// bestIntroductions diffs the candidate commits and keeps, for each (key,
+// path), the best introduction. It also returns the found blobs some
+// commit's tree holds.
+func (s *Source) bestIntroductions(ctx context.Context, todo []*commitInfo, keysOf map[plumbing.Hash]map[string]bool, reach reachability) (map[keyPath]introduction, map[plumbing.Hash]bool, error) {
+	skip := s.keylessSubtrees()
 	best := map[keyPath]introduction{}
-	seen := map[plumbing.Hash]bool{} // found blobs some commit's tree holds
+	seen := map[plumbing.Hash]bool{}
 	for _, c := range todo {
 		if err := ctx.Err(); err != nil {
-			return out, err
+			return best, seen, err
 		}
 		if c == nil {
 			continue
 		}
+		// A commit whose parent is missing was diffed against nothing:
+		// everything looks introduced there, so it only counts when no
+		// commit with a known parentage introduced the key.
+		certain := s.rangeMode || s.shallow[c.hash] || !s.parentMissing(c)
+		reachable := reach.commit(c.hash)
+		if s.rangeMode {
+			reachable = boolPtr(true)
+		}
 		// A tree that cannot be read was recorded where it was met; the
 		// readable part of the diff still counts.
 		_ = s.introductions(c, keysOf, seen, skip, func(kp keyPath, blob plumbing.Hash) {
-			in := introduction{commit: c, blob: blob, reachable: s.rangeMode || reachC[c.hash]}
+			in := introduction{commit: c, blob: blob, certain: certain, reachable: reachable}
 			if cur, ok := best[kp]; !ok || in.better(cur) {
 				best[kp] = in
 			}
 		})
 	}
+	return best, seen, nil
+}
 
-	// Where each key sits at HEAD, for AtHead.
-	headPaths := map[string]map[string]bool{}
-	headTree := plumbing.ZeroHash
-	if h, ok := s.head(); ok {
-		if c, err := s.commitInfo(h); err == nil {
-			headTree = c.tree
-			_ = s.walkBlobs(c.tree, "", func(p string, b plumbing.Hash) {
-				for k := range keysOf[b] {
-					if headPaths[k] == nil {
-						headPaths[k] = map[string]bool{}
-					}
-					headPaths[k][p] = true
-				}
-			})
-		}
+// keylessSubtrees returns the diff pruning of a full audit: every blob was
+// scanned, so a subtree pair in which no tree holds a blob with a key
+// cannot gain or lose one, and most commits are never diffed at all. A
+// range scan has no pruning (nil).
+func (s *Source) keylessSubtrees() func(plumbing.Hash, []plumbing.Hash) bool {
+	if s.rangeMode {
+		return nil
 	}
-	reported := map[keyPath]bool{}
-	for kp := range best {
-		reported[kp] = true
-	}
-	atHead := func(kp keyPath) bool {
-		if headPaths[kp.key][kp.path] {
-			return true
-		}
-		if headTree.IsZero() {
+	memo := map[plumbing.Hash]bool{}
+	return func(nt plumbing.Hash, ots []plumbing.Hash) bool {
+		if s.treeHasKey(nt, memo) {
 			return false
 		}
-		// A blob we did not scan (range mode) may still hold it there.
-		if b, ok := s.blobAt(headTree, kp.path); ok && s.containsKey(b, kp.key) {
-			return true
-		}
-		// Renamed since: the key lives on at a path not reported itself.
-		for p := range headPaths[kp.key] {
-			if !reported[keyPath{kp.key, p}] {
-				return true
+		for _, ot := range ots {
+			if s.treeHasKey(ot, memo) {
+				return false
 			}
 		}
-		return false
+		return true
 	}
+}
 
-	for kp, in := range best {
-		f, ok := firsts[in.blob][kp.key]
-		if !ok {
-			continue
-		}
-		c := in.commit
-		// A key inside an archive blob keeps its member part
-		// ("backup.tgz!config/app.env"): the blob's own path replaces
-		// the hash the archive expander had to name it by.
-		f.Path = kp.path + memberSuffix(f.Path)
-		f.Commit, f.Author, f.Email, f.Date = c.hash.String(), c.author, c.email, c.date()
-		f.Reachable = boolPtr(in.reachable)
-		f.AtHead = boolPtr(atHead(kp))
-		out = append(out, f)
+// headView says whether a key still sits on a path at HEAD.
+type headView struct {
+	s        *Source
+	known    bool // false: HEAD names a commit that cannot be read
+	tree     plumbing.Hash
+	paths    map[string]map[string]bool // key -> paths at HEAD holding it
+	reported map[keyPath]bool
+}
+
+func (s *Source) newHeadView(keysOf map[plumbing.Hash]map[string]bool, best map[keyPath]introduction) headView {
+	v := headView{s: s, paths: map[string]map[string]bool{}, reported: map[keyPath]bool{}}
+	for kp := range best {
+		v.reported[kp] = true
 	}
-	// Found blobs no commit holds (dangling blobs): reported once per key,
-	// with no path, as unreachable.
+	h, state := s.head()
+	v.known = state != headBroken
+	if state != headOK {
+		return v
+	}
+	c, err := s.commitInfo(h)
+	if err != nil {
+		v.known = false
+		return v
+	}
+	v.tree = c.tree
+	_ = s.walkBlobs(c.tree, "", func(p string, b plumbing.Hash) {
+		for k := range keysOf[b] {
+			if v.paths[k] == nil {
+				v.paths[k] = map[string]bool{}
+			}
+			v.paths[k][p] = true
+		}
+	})
+	return v
+}
+
+// atHead is true, false, or nil when HEAD cannot be read.
+func (v headView) atHead(kp keyPath) *bool {
+	if !v.known {
+		return nil
+	}
+	if v.paths[kp.key][kp.path] {
+		return boolPtr(true)
+	}
+	if v.tree.IsZero() {
+		return boolPtr(false)
+	}
+	// A blob we did not scan (range mode) may still hold it there.
+	if b, ok := v.s.blobAt(v.tree, kp.path); ok && v.s.containsKey(b, kp.key) {
+		return boolPtr(true)
+	}
+	// Renamed since: the key lives on at a path not reported itself.
+	for p := range v.paths[kp.key] {
+		if !v.reported[keyPath{kp.key, p}] {
+			return boolPtr(true)
+		}
+	}
+	return boolPtr(false)
+}
+
+// unattributed reports the found blobs no commit holds: staged content,
+// at its index path; or dangling blobs, once per key, with no path, as
+// unreachable.
+func (s *Source) unattributed(firsts map[plumbing.Hash]map[string]scanner.Finding, seen map[plumbing.Hash]bool) []scanner.Finding {
+	var out []scanner.Finding
+	var unseen []plumbing.Hash
 	for _, h := range sortedHashes(firsts) {
-		if seen[h] {
+		if !seen[h] {
+			unseen = append(unseen, h)
+		}
+	}
+	staged := s.stagedPaths(unseen)
+	for _, h := range unseen {
+		if paths := staged[h]; len(paths) > 0 {
+			out = append(out, stagedFindings(firsts[h], paths)...)
 			continue
 		}
 		for _, f := range firsts[h] {
@@ -222,7 +305,23 @@ func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner
 			out = append(out, f)
 		}
 	}
-	return out, nil
+	return out
+}
+
+// stagedFindings reports the keys of a blob only the index names as
+// staged content, once per index path that holds it.
+func stagedFindings(keys map[string]scanner.Finding, paths []string) []scanner.Finding {
+	var out []scanner.Finding
+	for _, p := range paths {
+		for _, f := range keys {
+			f.Source = scanner.SourceStaged
+			f.Path = p + memberSuffix(f.Path)
+			f.Commit, f.Author, f.Email, f.Date = "", "", "", ""
+			f.Reachable, f.AtHead = nil, nil
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // introductions finds the (key, path) pairs commit c introduced. A key is
@@ -389,27 +488,57 @@ func (s *Source) walkBlobs(t plumbing.Hash, prefix string, fn func(string, plumb
 	return nil
 }
 
-// reachable returns the commits and tags some ref reaches.
-func (s *Source) reachable() (commits, tags map[plumbing.Hash]bool) {
-	commits, tags = map[plumbing.Hash]bool{}, map[plumbing.Hash]bool{}
+// reachability is which commits and tags some ref reaches.
+type reachability struct {
+	commits, tags map[plumbing.Hash]bool
+	// complete is false when a ref could not be read or names a missing
+	// object, or a reached commit's parent is missing: what the walk did
+	// not reach may still be reachable, so it is unknown, not unreachable.
+	complete bool
+}
+
+// commit says whether commit h is reachable: true, false, or nil (unknown).
+func (r reachability) commit(h plumbing.Hash) *bool { return r.of(r.commits[h]) }
+
+// tag is commit for annotated tags.
+func (r reachability) tag(h plumbing.Hash) *bool { return r.of(r.tags[h]) }
+
+func (r reachability) of(reached bool) *bool {
+	if !reached && !r.complete {
+		return nil
+	}
+	return boolPtr(reached)
+}
+
+// reachable walks from every ref tip. A tip that is missing only loses
+// what it alone reaches: the other refs still count.
+func (s *Source) reachable() reachability {
+	r := reachability{commits: map[plumbing.Hash]bool{}, tags: map[plumbing.Hash]bool{}, complete: true}
 	if s.rangeMode {
 		for h := range s.inRange {
-			commits[h] = true
+			r.commits[h] = true
 		}
 		for h := range s.inRangeTag {
-			tags[h] = true
+			r.tags[h] = true
 		}
-		return commits, tags
+		return r
+	}
+	if len(s.refs.probs) > 0 {
+		r.complete = false
 	}
 	var stack []plumbing.Hash
-	for _, h := range s.refTips() {
+	for _, tip := range s.refs.tips {
+		h := tip.hash
 		for depth := 0; depth < 10; depth++ {
 			t := s.tags[h]
 			if t == nil {
 				break
 			}
-			tags[h] = true
+			r.tags[h] = true
 			h = t.target
+		}
+		if !s.st.has(h) {
+			r.complete = false
 		}
 		stack = append(stack, h)
 	}
@@ -417,13 +546,28 @@ func (s *Source) reachable() (commits, tags map[plumbing.Hash]bool) {
 		h := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		c := s.commits[h]
-		if c == nil || commits[h] {
+		if c == nil || r.commits[h] {
 			continue
 		}
-		commits[h] = true
+		r.commits[h] = true
+		if !s.shallow[h] && s.parentMissing(c) {
+			r.complete = false
+		}
 		stack = append(stack, c.parents...)
 	}
-	return commits, tags
+	return r
+}
+
+// parentMissing reports whether some parent of c is not in the store
+// (shallow boundaries aside): then c's diff against its parents, and what
+// lies below it, are unknown.
+func (s *Source) parentMissing(c *commitInfo) bool {
+	for _, p := range c.parents {
+		if !s.st.has(p) {
+			return true
+		}
+	}
+	return false
 }
 
 // peel follows a tag to the object it finally names.
@@ -439,6 +583,17 @@ func (s *Source) peel(h plumbing.Hash) plumbing.Hash {
 }
 
 func boolPtr(b bool) *bool { return &b }
+
+// reachRank orders reachability: reachable, unknown, unreachable.
+func reachRank(r *bool) int {
+	switch {
+	case r == nil:
+		return 1
+	case *r:
+		return 2
+	}
+	return 0
+}
 
 func nopReader(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b)) }
 

@@ -2,6 +2,7 @@ package gitsource
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -242,10 +243,17 @@ func TestHistoryShallow(t *testing.T) {
 	r.git("gc", "-q")
 	sh := filepath.Join(t.TempDir(), "shallow")
 	r.gitIn(filepath.Dir(sh), "clone", "-q", "--depth", "1", "file://"+r.dir, sh)
+	// By default the audit of a shallow clone is partial, and says how to
+	// fix it; the keys present are still reported.
 	res := scan(t, sh, Options{})
+	if !res.Coverage.Partial() || !strings.Contains(fmt.Sprint(res.Coverage.Skipped), "git fetch --unshallow") {
+		t.Errorf("want an error naming git fetch --unshallow, got %+v", res.Coverage.Skipped)
+	}
+	one(t, byKey(res), k["present"], "shallow, not accepted")
+	res = scan(t, sh, Options{AcceptShallow: true})
 	noErrors(t, res)
-	if len(res.Coverage.Notes) == 0 || !strings.Contains(res.Coverage.Notes[0], "truncated") {
-		t.Errorf("want a truncated-history note, got %q", res.Coverage.Notes)
+	if len(res.Coverage.Notes) == 0 || !strings.Contains(res.Coverage.Notes[0], "--accept-shallow") {
+		t.Errorf("want a note that the cut was accepted, got %q", res.Coverage.Notes)
 	}
 	head := r.git("rev-parse", "HEAD")
 	f := one(t, byKey(res), k["present"], "shallow")
@@ -341,9 +349,18 @@ func TestHistoryRangeAndBranch(t *testing.T) {
 	if _, _, err := ParseRange("main"); err == nil {
 		t.Error("ParseRange without ..")
 	}
-	src, _ := New(r.dir, Options{Include: []string{"no-such-branch"}})
-	if _, err := scanner.New(scanner.Options{}).Run(t.Context(), src); err == nil || !strings.Contains(err.Error(), "no-such-branch") {
-		t.Errorf("unknown revision: %v", err)
+	// A revision that does not resolve fails New, before any scanning.
+	for _, o := range []Options{
+		{Include: []string{"no-such-branch"}},
+		{Include: []string{"pr"}, Exclude: []string{"no-such-base"}},
+		{Include: []string{"HEAD^^^^^^^^^^^^"}},
+		{Include: []string{"main@{"}},
+	} {
+		_, err := New(r.dir, o)
+		var re *RevisionError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "no-such") && !strings.Contains(err.Error(), "revision") {
+			t.Errorf("%+v: want a RevisionError naming the revision, got %v", o, err)
+		}
 	}
 }
 

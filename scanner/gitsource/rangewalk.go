@@ -38,6 +38,10 @@ func (s *Source) resolveRevTags(rev string) (plumbing.Hash, []plumbing.Hash, err
 		if full, ok := parseHex(rev); ok && s.st.has(full) {
 			h = &full
 		} else {
+			if errors.Is(err, io.EOF) {
+				// go-git's answer for HEAD~n past the first commit.
+				err = errors.New("no such commit (the history is not that long)")
+			}
 			return plumbing.ZeroHash, nil, fmt.Errorf("unknown revision %q: %w", rev, err)
 		}
 	}
@@ -168,15 +172,7 @@ func (s *Source) revWalk(include, exclude []plumbing.Hash) ([]*commitInfo, error
 		}
 		c, ct, err := s.readCommit(h)
 		if err != nil {
-			what := "commit"
-			if !child.IsZero() {
-				what = "parent of commit " + child.String()
-			}
-			if errors.Is(err, errMissing) {
-				s.reportMissing(h, what)
-			} else {
-				s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: fmt.Sprintf("cannot read %s: %v", what, err), Kind: scanner.KindError})
-			}
+			s.walkFailed(h, child, err)
 			flags[h] = &walkFlag{uninteresting: unint}
 			return
 		}
@@ -207,6 +203,9 @@ func (s *Source) revWalk(include, exclude []plumbing.Hash) ([]*commitInfo, error
 		it := heap.Pop(&q).(walkItem)
 		if !it.flag.uninteresting {
 			out = append(out, it)
+			if s.shallow[it.c.hash] && len(it.c.parents) > 0 {
+				s.reachedCut(it.c.hash)
+			}
 		}
 		for _, p := range it.flag.parents {
 			push(p, it.flag.uninteresting, it.c.hash)
@@ -231,17 +230,129 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 	s.scanned = map[plumbing.Hash]bool{}
 	s.inRange = map[plumbing.Hash]bool{}
 	s.inRangeTag = map[plumbing.Hash]bool{}
-	var inc, exc, tags []plumbing.Hash
+	s.firstPath = map[plumbing.Hash]string{}
+	commits, err := s.revWalk(s.inc, s.exc)
+	if err != nil {
+		return err
+	}
+	if err := s.sendTagMessages(ctx, feed, s.incTags); err != nil {
+		return err
+	}
+	// Past the first streamThreshold blobs (a long branch, not a pull
+	// request), random access would re-resolve delta chains over and over:
+	// the rest are collected and read by streaming the packs instead.
+	deferred := map[plumbing.Hash]bool{}
+	for _, c := range commits {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.sendRangeCommit(ctx, feed, c, deferred); err != nil {
+			return err
+		}
+	}
+	if len(deferred) == 0 {
+		return nil
+	}
+	for h := range deferred {
+		if !s.st.has(h) {
+			s.noteMissing(missingObj{hash: h, kind: "blob", path: s.firstPath[h], commit: s.intro[h][0]})
+			delete(deferred, h)
+		}
+	}
+	return s.streamItems(ctx, feed, deferred)
+}
+
+// sendRangeCommit sends commit c's message and the blobs its diff against
+// its parents adds (those past streamThreshold go to deferred instead).
+func (s *Source) sendRangeCommit(ctx context.Context, feed scanner.Feed, c *commitInfo, deferred map[plumbing.Hash]bool) error {
+	h := c.hash
+	s.inRange[h] = true
+	s.mu.Lock()
+	s.commits[h] = c
+	s.mu.Unlock()
+	feed.AddCommits(1)
+	feed.Expect(1)
+	it := itemFor(h, typCommit, -1, func() (io.ReadCloser, error) {
+		t, data, err := s.st.read(h)
+		if err != nil {
+			return nil, err
+		}
+		if t != typCommit {
+			return nil, fmt.Errorf("not a commit")
+		}
+		_, msg, err := parseCommit(h, data)
+		if err != nil {
+			return nil, err
+		}
+		return nopReader(msg), nil
+	})
+	if err := feed.Send(ctx, it); err != nil {
+		return err
+	}
+	var sendErr error
+	// An unreadable tree was recorded by treeEntries; the rest of this
+	// commit's diff is still used.
+	_ = s.diffCommit(c, func(p string, nb plumbing.Hash, _ []plumbing.Hash) {
+		if nb.IsZero() || sendErr != nil {
+			return
+		}
+		s.intro[nb] = appendUnique(s.intro[nb], h)
+		if s.scanned[nb] {
+			return
+		}
+		s.scanned[nb] = true
+		s.firstPath[nb] = p
+		if len(s.scanned) > streamThreshold {
+			deferred[nb] = true
+			return
+		}
+		feed.Expect(1)
+		sendErr = feed.Send(ctx, s.rangeBlob(nb, p, h))
+	})
+	return sendErr
+}
+
+// rangeBlob is the item of blob b, met at path p in commit c.
+func (s *Source) rangeBlob(b plumbing.Hash, p string, c plumbing.Hash) scanner.Item {
+	return itemFor(b, typBlob, -1, func() (io.ReadCloser, error) {
+		t, data, err := s.st.read(b)
+		if err != nil {
+			if errors.Is(err, errMissing) {
+				m := missingObj{hash: b, kind: "blob", path: p, commit: c}
+				return nil, errors.New(m.reason(s.promisor))
+			}
+			if rc, ok := s.salvageBlob(b, t, data, err); ok {
+				return rc, nil
+			}
+			return nil, err
+		}
+		if t != typBlob {
+			return nil, fmt.Errorf("%s is a %s, not a blob", b, typeName(t))
+		}
+		return nopReader(data), nil
+	})
+}
+
+// RevisionError is a revision of Options.Include or Exclude that does not
+// resolve to a commit: a usage error, reported before any scanning.
+type RevisionError struct{ Err error }
+
+func (e *RevisionError) Error() string { return e.Err.Error() }
+func (e *RevisionError) Unwrap() error { return e.Err }
+
+// resolveRange resolves the Include and Exclude revisions to commits, so
+// that a mistyped ref fails at once rather than after a long scan.
+func (s *Source) resolveRange() error {
 	for i, r := range s.opts.Include {
 		h, ts, err := s.resolveRevTags(r)
 		if err != nil {
-			return err
+			return &RevisionError{err}
 		}
-		tags = append(tags, ts...)
+		s.incTags = append(s.incTags, ts...)
 		if i == 0 {
 			s.tip = h
 		}
-		inc = append(inc, h)
+		s.inc = append(s.inc, h)
 	}
 	for _, r := range s.opts.Exclude {
 		h, err := s.resolveRev(r)
@@ -250,102 +361,40 @@ func (s *Source) rangeItems(ctx context.Context, feed scanner.Feed) error {
 			if full, ok := parseHex(r); ok && !s.st.has(full) {
 				continue
 			}
-			return err
+			return &RevisionError{err}
 		}
-		exc = append(exc, h)
+		s.exc = append(s.exc, h)
 	}
-	commits, err := s.revWalk(inc, exc)
-	if err != nil {
-		return err
+	return nil
+}
+
+// walkFailed records a commit the range walk could not read.
+func (s *Source) walkFailed(h, child plumbing.Hash, err error) {
+	role := "a commit of the range"
+	if !child.IsZero() {
+		role = "a parent of commit " + child.String()
 	}
-	if err := s.sendTagMessages(ctx, feed, tags); err != nil {
-		return err
+	if errors.Is(err, errMissing) {
+		s.noteMissing(missingObj{hash: h, kind: "commit", role: role})
+		return
 	}
-	// Past the first streamThreshold blobs (a long branch, not a pull
-	// request), random access would re-resolve delta chains over and over:
-	// the rest are collected and read by streaming the packs instead.
-	var deferred map[plumbing.Hash]bool
-	for _, c := range commits {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		s.inRange[c.hash] = true
-		s.mu.Lock()
-		s.commits[c.hash] = c
-		s.mu.Unlock()
-		feed.AddCommits(1)
-		h := c.hash
-		feed.Expect(1)
-		it := itemFor(h, typCommit, -1, func() (io.ReadCloser, error) {
-			t, data, err := s.st.read(h)
-			if err != nil {
-				return nil, err
-			}
-			if t != typCommit {
-				return nil, fmt.Errorf("not a commit")
-			}
-			_, msg, err := parseCommit(h, data)
-			if err != nil {
-				return nil, err
-			}
-			return nopReader(msg), nil
-		})
-		if err := feed.Send(ctx, it); err != nil {
-			return err
-		}
-		var sendErr error
-		err := s.diffCommit(c, func(p string, nb plumbing.Hash, _ []plumbing.Hash) {
-			if nb.IsZero() || sendErr != nil {
-				return
-			}
-			s.intro[nb] = appendUnique(s.intro[nb], h)
-			if s.scanned[nb] {
-				return
-			}
-			s.scanned[nb] = true
-			if len(s.scanned) > streamThreshold {
-				if deferred == nil {
-					deferred = map[plumbing.Hash]bool{}
-				}
-				deferred[nb] = true
-				return
-			}
-			b := nb
-			feed.Expect(1)
-			it := itemFor(b, typBlob, -1, func() (io.ReadCloser, error) {
-				t, data, err := s.st.read(b)
-				if err != nil {
-					if errors.Is(err, errMissing) {
-						return nil, fmt.Errorf("missing object: blob %q of commit %s", p, h)
-					}
-					return nil, err
-				}
-				if t != typBlob {
-					return nil, fmt.Errorf("%s is a %s, not a blob", b, typeName(t))
-				}
-				return nopReader(data), nil
-			})
-			sendErr = feed.Send(ctx, it)
-		})
-		if sendErr != nil {
-			return sendErr
-		}
-		if err != nil {
-			// The unreadable tree was recorded by treeEntries; the rest
-			// of this commit's diff was still used.
-			continue
-		}
+	s.feed.Skip(scanner.ErrorAt(h.String(), fmt.Sprintf("cannot read commit (%s): %v", role, err)))
+}
+
+// reachedCut records, once, that the range reaches a shallow clone's cut:
+// the commits beyond it are not in the clone. Like the whole-history
+// audit of a shallow clone, this is an error unless AcceptShallow.
+func (s *Source) reachedCut(h plumbing.Hash) {
+	if s.boundary {
+		return
 	}
-	if len(deferred) == 0 {
-		return nil
+	s.boundary = true
+	cut := fmt.Sprintf("shallow clone: the commits scanned reach its cut at commit %s; the older commits they build on are not in this clone and were not scanned", h)
+	if s.opts.AcceptShallow {
+		s.feed.Note(cut + " (accepted with --accept-shallow)")
+		return
 	}
-	for h := range deferred {
-		if !s.st.has(h) {
-			s.reportMissing(h, "blob introduced in the range")
-			delete(deferred, h)
-		}
-	}
-	return s.streamItems(ctx, feed, deferred)
+	s.feed.Skip(scanner.ErrorAt("shallow", cut+"; fetch them with `git fetch --unshallow` (GitHub Actions: actions/checkout with fetch-depth: 0), or pass --accept-shallow"))
 }
 
 // streamThreshold is how many blobs a range scan reads by random access

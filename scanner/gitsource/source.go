@@ -34,8 +34,14 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
+	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
+	"github.com/go-git/go-git/v5/storage/filesystem"
+	"github.com/go-git/go-git/v5/storage/filesystem/dotgit"
 
 	"github.com/xaiscan/xaiscan/scanner"
 )
@@ -53,20 +59,32 @@ type Options struct {
 	// coverage.skipped before the rest are summarised in one entry; 0 means
 	// 1000. A partial clone can miss millions of blobs.
 	MaxSkipped int
+	// AcceptShallow makes a shallow clone's missing history a note instead
+	// of an error: the whole-history audit of a shallow clone, or a range
+	// that reaches past its cut, reads only the commits present.
+	AcceptShallow bool
+	// Getenv reads GIT_DIR, GIT_WORK_TREE and GIT_CEILING_DIRECTORIES for
+	// New's discovery; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Source reads a repository's history. It implements scanner.Source and
 // scanner.Finisher. A Source is for one scan.
 type Source struct {
-	path      string // as given, for messages
+	path      string // the repository's root, for messages
+	loc       Location
 	gitDir    string
 	commonDir string
 	repo      *git.Repository
 	opts      Options
 	st        *store
 	storeErrs []problem
+	refs      refSet
 	shallow   map[plumbing.Hash]bool
 	promisor  bool
+	// Range mode: the resolved revisions, and the annotated tags met on
+	// the way to the included ones (their messages are scanned).
+	inc, exc, incTags []plumbing.Hash
 
 	feed scanner.Feed
 
@@ -75,12 +93,15 @@ type Source struct {
 	tags     map[plumbing.Hash]*tagInfo
 	missing  map[plumbing.Hash]bool
 	nMissing int
+	listed   []*missingObj // the first MaxSkipped missing objects, reported by Finish
+	boundary bool          // a range reached a shallow clone's cut
 
 	// Range mode only.
 	rangeMode  bool
 	tip        plumbing.Hash                     // first Include revision: "HEAD" for AtHead
 	intro      map[plumbing.Hash][]plumbing.Hash // blob -> commits whose diff added it
 	scanned    map[plumbing.Hash]bool            // blobs sent for scanning
+	firstPath  map[plumbing.Hash]string          // a path each scanned blob was met at
 	inRange    map[plumbing.Hash]bool            // commits walked
 	inRangeTag map[plumbing.Hash]bool            // annotated tags a range names
 	containsMu sync.Mutex
@@ -120,168 +141,191 @@ func ParseRange(s string) (include, exclude []string, err error) {
 	return []string{b}, []string{a}, nil
 }
 
-// IsRepository reports whether path is the top of a git work tree (it holds
-// a .git directory or a .git file pointing elsewhere) or is itself a git
-// directory (a bare repository). A subdirectory of a work tree is not.
-func IsRepository(path string) bool {
-	if isGitDir(path) {
-		return true
-	}
-	fi, err := os.Stat(filepath.Join(path, ".git"))
-	if err != nil {
-		return false
-	}
-	if fi.IsDir() {
-		return isGitDir(filepath.Join(path, ".git"))
-	}
-	_, err = readGitFile(filepath.Join(path, ".git"))
-	return err == nil
-}
-
-// isGitDir reports whether dir looks like a git directory: HEAD plus objects
-// and refs (or a commondir file, for a linked worktree's git directory).
-func isGitDir(dir string) bool {
-	if fi, err := os.Stat(filepath.Join(dir, "HEAD")); err != nil || fi.IsDir() {
-		return false
-	}
-	if _, err := os.Stat(filepath.Join(dir, "commondir")); err == nil {
-		return true
-	}
-	for _, sub := range []string{"objects", "refs"} {
-		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
-			return false
-		}
-	}
-	return true
-}
-
-// readGitFile reads a ".git" file ("gitdir: PATH") and returns the absolute
-// git directory it names.
-func readGitFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	dir, ok := strings.CutPrefix(strings.TrimSpace(line), "gitdir:")
-	if !ok {
-		return "", fmt.Errorf("%s: not a gitdir file", path)
-	}
-	dir = strings.TrimSpace(dir)
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(filepath.Dir(path), dir)
-	}
-	return dir, nil
-}
-
-// findGitDir finds the git directory for path: path itself when it is a git
-// directory, else the .git directory or file of path or its nearest parent
-// that has one. It also returns the work tree ("" when bare).
-func findGitDir(path string) (gitDir, workTree string, err error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", "", err
-	}
-	if isGitDir(abs) {
-		return abs, "", nil
-	}
-	for dir := abs; ; {
-		dg := filepath.Join(dir, ".git")
-		if fi, err := os.Stat(dg); err == nil {
-			if fi.IsDir() {
-				return dg, dir, nil
-			}
-			gd, err := readGitFile(dg)
-			if err != nil {
-				return "", "", err
-			}
-			return gd, dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", "", fmt.Errorf("not a git repository: %s", path)
-		}
-		dir = parent
-	}
-}
-
-// New opens the repository at repoPath (a work tree, any directory inside
-// one, a bare repository, or a linked worktree whose .git is a file) for a
-// scan with the given options. The repository is only read.
+// New opens the repository that repoPath belongs to (a work tree, any
+// directory inside one, a bare repository, a linked worktree or submodule
+// whose .git is a file; see Discover) for a scan with the given options.
+// The repository is only read.
 func New(repoPath string, o Options) (*Source, error) {
-	if o.MaxSkipped <= 0 {
-		o.MaxSkipped = 1000
-	}
-	gitDir, workTree, err := findGitDir(repoPath)
+	loc, err := Discover(repoPath, o.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	if !isGitDir(gitDir) {
-		return nil, fmt.Errorf("not a git repository: %s (%s is not a git directory)", repoPath, gitDir)
+	return NewAt(loc, o)
+}
+
+// NewAt opens the repository at a discovered location. It fails with an
+// *UnsupportedError for object formats it cannot read, and with a
+// *RevisionError for an Include or Exclude revision that does not resolve,
+// so a mistyped --range fails before any scanning.
+func NewAt(loc Location, o Options) (*Source, error) {
+	if o.MaxSkipped <= 0 {
+		o.MaxSkipped = 1000
 	}
-	commonDir := gitDir
-	if b, err := os.ReadFile(filepath.Join(gitDir, "commondir")); err == nil {
-		cd := strings.TrimSpace(string(b))
-		if !filepath.IsAbs(cd) {
-			cd = filepath.Join(gitDir, cd)
-		}
-		commonDir = filepath.Clean(cd)
+	root := filepath.ToSlash(loc.Root())
+	if !isGitDir(loc.GitDir) {
+		return nil, fmt.Errorf("not a git repository: %s (%s is not a git directory)", root, loc.GitDir)
 	}
-	openAt := gitDir
-	if workTree != "" {
-		openAt = workTree
-	}
-	repo, err := git.PlainOpenWithOptions(openAt, &git.PlainOpenOptions{DetectDotGit: workTree != "", EnableDotGitCommonDir: true})
+	cfg, err := readRepoConfig(loc.CommonDir)
 	if err != nil {
-		if errors.Is(err, git.ErrRepositoryNotExists) {
-			return nil, fmt.Errorf("not a git repository: %s", repoPath)
-		}
-		return nil, fmt.Errorf("opening repository %s: %w", repoPath, err)
+		return nil, fmt.Errorf("repository %s: %w", root, err)
 	}
-	if _, err := os.Stat(filepath.Join(commonDir, "objects")); err != nil {
-		return nil, fmt.Errorf("repository %s has no objects directory: %w", repoPath, err)
+	if err := cfg.supported(root); err != nil {
+		return nil, err
 	}
-	st, probs := openStore(filepath.Join(commonDir, "objects"))
+	repo, err := openRepo(loc)
+	if err != nil {
+		return nil, fmt.Errorf("opening repository %s: %w", root, err)
+	}
+	if _, err := os.Stat(filepath.Join(loc.CommonDir, "objects")); err != nil {
+		return nil, fmt.Errorf("repository %s has no objects directory: %w", root, err)
+	}
+	st, probs := openStore(filepath.Join(loc.CommonDir, "objects"))
 	s := &Source{
-		path: repoPath, gitDir: gitDir, commonDir: commonDir, repo: repo, opts: o,
-		st: st, storeErrs: probs, shallow: map[plumbing.Hash]bool{},
+		path: root, loc: loc, gitDir: loc.GitDir, commonDir: loc.CommonDir, repo: repo, opts: o,
+		st: st, storeErrs: probs, refs: readRefs(loc), shallow: readShallow(loc.CommonDir),
 		commits: map[plumbing.Hash]*commitInfo{}, tags: map[plumbing.Hash]*tagInfo{},
 		missing: map[plumbing.Hash]bool{}, contains: map[containsKey]bool{},
 	}
+	s.promisor = cfg.partialClone
+	if m, _ := filepath.Glob(filepath.Join(loc.CommonDir, "objects", "pack", "*.promisor")); len(m) > 0 {
+		s.promisor = true
+	}
+	if len(o.Include) > 0 {
+		if err := s.resolveRange(); err != nil {
+			return nil, err
+		}
+	} else if len(o.Exclude) > 0 {
+		return nil, errors.New("exclude revisions given without include revisions")
+	}
+	return s, nil
+}
+
+// readShallow reads the shallow file: the commits whose parents a shallow
+// clone cut off.
+func readShallow(commonDir string) map[plumbing.Hash]bool {
+	m := map[plumbing.Hash]bool{}
 	if b, err := os.ReadFile(filepath.Join(commonDir, "shallow")); err == nil {
 		for _, l := range strings.Fields(string(b)) {
 			if h, ok := parseHex(l); ok {
-				s.shallow[h] = true
+				m[h] = true
 			}
 		}
 	}
-	if cfg, err := repo.Config(); err == nil && cfg.Raw != nil {
-		if cfg.Raw.Section("extensions").Option("partialclone") != "" {
-			s.promisor = true
+	return m
+}
+
+// openRepo opens the repository with go-git, which the scan uses only to
+// resolve revisions. Its storage is given the git directory and the common
+// directory explicitly, so layouts git's discovery allows (GIT_DIR, a
+// .git file, a linked worktree) all open. go-git's check of repository
+// extensions is skipped: the object format was checked already, and the
+// others (worktreeConfig, set by git sparse-checkout; partialClone;
+// preciousObjects) do not change how objects and refs are read.
+func openRepo(loc Location) (*git.Repository, error) {
+	var fs billy.Filesystem = osfs.New(loc.GitDir)
+	if loc.CommonDir != loc.GitDir {
+		fs = dotgit.NewRepositoryFilesystem(fs, osfs.New(loc.CommonDir))
+	}
+	st := filesystem.NewStorage(fs, cache.NewObjectLRUDefault())
+	repo, err := git.Open(lenientStorage{st}, nil)
+	if errors.Is(err, git.ErrRepositoryNotExists) {
+		return nil, fmt.Errorf("%w: %s", ErrNotRepository, loc.GitDir)
+	}
+	return repo, err
+}
+
+// lenientStorage is go-git's storage with the extensions left out of the
+// configuration it reports (see openRepo).
+type lenientStorage struct{ *filesystem.Storage }
+
+// Config returns the configuration without its extensions.
+func (l lenientStorage) Config() (*config.Config, error) {
+	c, err := l.Storage.Config()
+	if err != nil || c == nil {
+		return c, err
+	}
+	cc := *c
+	cc.Core.RepositoryFormatVersion = ""
+	if c.Raw != nil {
+		raw := *c.Raw
+		raw.Sections = nil
+		for _, sec := range c.Raw.Sections {
+			if !sec.IsName("extensions") {
+				raw.Sections = append(raw.Sections, sec)
+			}
 		}
+		cc.Raw = &raw
 	}
-	if m, _ := filepath.Glob(filepath.Join(commonDir, "objects", "pack", "*.promisor")); len(m) > 0 {
-		s.promisor = true
-	}
-	return s, nil
+	return &cc, nil
 }
 
 // Items implements scanner.Source.
 func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 	s.feed = feed
 	for _, p := range s.storeErrs {
-		feed.Skip(scanner.Skipped{Path: p.path, Reason: p.reason, Kind: scanner.KindError})
+		feed.Skip(p.skipped())
 	}
-	if len(s.shallow) > 0 {
-		feed.Note(fmt.Sprintf("shallow clone: history is truncated at %d commit(s); older commits were not scanned, and keys they introduced are attributed to the oldest commit present", len(s.shallow)))
+	for _, p := range s.refs.probs {
+		feed.Skip(p.skipped())
 	}
 	if len(s.opts.Include) > 0 {
 		return s.rangeItems(ctx, feed)
 	}
-	if len(s.opts.Exclude) > 0 {
-		return errors.New("exclude revisions given without include revisions")
-	}
+	s.checkTips()
+	s.checkShallow()
 	return s.fullItems(ctx, feed)
+}
+
+// checkShallow makes a shallow clone's whole-history audit an error (the
+// history it was asked to read is not there) with the command that fixes
+// it, or a note with Options.AcceptShallow.
+func (s *Source) checkShallow() {
+	n := 0
+	for h := range s.shallow {
+		if s.isCut(h) {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	cut := fmt.Sprintf("shallow clone: history is cut at %d commit(s); older commits are not in this clone and were not scanned", n)
+	if s.opts.AcceptShallow {
+		s.feed.Note(cut + " (accepted with --accept-shallow); a key they introduced is attributed to the oldest commit present")
+		return
+	}
+	s.feed.Skip(scanner.ErrorAt("shallow", cut+"; fetch the whole history with `git fetch --unshallow` (GitHub Actions: actions/checkout with fetch-depth: 0), or pass --accept-shallow to audit only what is present"))
+}
+
+// isCut reports whether shallow commit h really had parents cut off: git
+// also lists a root commit at the depth limit, whose history is whole.
+func (s *Source) isCut(h plumbing.Hash) bool {
+	c, _, err := s.readCommit(h)
+	return err != nil || len(c.parents) > 0
+}
+
+// checkTips reports every ref whose object is not in the store (a ref
+// tip commit deleted, packs deleted): the history it names cannot be read.
+func (s *Source) checkTips() {
+	var bad []ref
+	for _, r := range s.refs.tips {
+		if !s.st.has(r.hash) {
+			bad = append(bad, r)
+		}
+	}
+	if len(bad) == 0 {
+		return
+	}
+	if s.st.count() == 0 {
+		s.feed.Skip(scanner.ErrorAt("objects", fmt.Sprintf("the object store holds no objects, yet %d ref(s) name some: its packs were deleted or never fetched", len(bad))))
+	}
+	for i, r := range bad {
+		if i == s.opts.MaxSkipped {
+			s.feed.Skip(scanner.ErrorAt("(more refs)", fmt.Sprintf("%d more refs name missing objects; only the first %d are listed", len(bad)-i, i)))
+			break
+		}
+		s.feed.Skip(scanner.ErrorAt(r.name, fmt.Sprintf("names %s, which is not in the object store: the history it points to cannot be read", r.hash)))
+	}
 }
 
 // Close releases the pack files. The scan does not need it called (files
@@ -289,51 +333,6 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 func (s *Source) Close() error {
 	s.st.close()
 	return nil
-}
-
-// reportMissing records an object the repository references but does not
-// hold, once per object, and no more than MaxSkipped of them one by one.
-func (s *Source) reportMissing(h plumbing.Hash, what string) {
-	s.mu.Lock()
-	if s.missing[h] {
-		s.mu.Unlock()
-		return
-	}
-	s.missing[h] = true
-	s.nMissing++
-	n := s.nMissing
-	s.mu.Unlock()
-	reason := "missing object: " + what
-	if s.promisor {
-		reason += " (partial clone: the object was never fetched)"
-	}
-	switch {
-	case n <= s.opts.MaxSkipped:
-		s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: reason, Kind: scanner.KindError})
-	case n == s.opts.MaxSkipped+1:
-		s.feed.Skip(scanner.Skipped{Path: "(more objects)", Reason: fmt.Sprintf("more than %d objects are missing; only the first are listed", s.opts.MaxSkipped), Kind: scanner.KindError})
-	}
-}
-
-// reportUnreadable records an object that a walk needed and could not
-// read, once. In a full audit every object in the store was already sent to
-// the engine, which recorded its failure, so only missing objects are added
-// here.
-func (s *Source) reportUnreadable(h plumbing.Hash, what string, err error) {
-	if errors.Is(err, errMissing) {
-		s.reportMissing(h, what)
-		return
-	}
-	if !s.rangeMode {
-		return
-	}
-	s.mu.Lock()
-	dup := s.missing[h]
-	s.missing[h] = true
-	s.mu.Unlock()
-	if !dup {
-		s.feed.Skip(scanner.Skipped{Path: h.String(), Reason: fmt.Sprintf("cannot read %s: %v", what, err), Kind: scanner.KindError})
-	}
 }
 
 // addCommit records a parsed commit and returns its message.
@@ -351,12 +350,12 @@ func (s *Source) addCommit(h plumbing.Hash, data []byte) ([]byte, error) {
 	}
 	if !s.rangeMode {
 		if !s.st.has(c.tree) {
-			s.reportMissing(c.tree, "tree of commit "+h.String())
+			s.noteMissing(missingObj{hash: c.tree, kind: "tree", role: "the root tree of commit " + h.String()})
 		}
 		if !s.shallow[h] {
 			for _, p := range c.parents {
 				if !s.st.has(p) {
-					s.reportMissing(p, "parent of commit "+h.String())
+					s.noteMissing(missingObj{hash: p, kind: "commit", role: "a parent of commit " + h.String()})
 				}
 			}
 		}
@@ -374,7 +373,7 @@ func (s *Source) addTag(h plumbing.Hash, data []byte) ([]byte, error) {
 	s.tags[h] = t
 	s.mu.Unlock()
 	if !s.st.has(t.target) {
-		s.reportMissing(t.target, fmt.Sprintf("target of tag %q (%s)", t.name, h))
+		s.noteMissing(missingObj{hash: t.target, kind: typeName(t.targetType), role: fmt.Sprintf("the target of tag %q (%s)", t.name, h)})
 	}
 	return msg, nil
 }
@@ -400,7 +399,7 @@ func (s *Source) checkTree(h plumbing.Hash, data []byte) error {
 		if e.isTree() {
 			kind = "tree"
 		}
-		s.reportMissing(e.hash, fmt.Sprintf("%s %q in tree %s", kind, e.name, h))
+		s.noteMissing(missingObj{hash: e.hash, kind: kind, tree: h, name: e.name})
 	}
 	if err != nil {
 		return fmt.Errorf("tree %s: %w", h, err)
@@ -452,55 +451,32 @@ func itemFor(h plumbing.Hash, typ int8, size int64, open func() (io.ReadCloser, 
 	return it
 }
 
-// refTips returns every object a ref points at directly: all refs (branches,
-// tags, remote-tracking refs, notes, stash), HEAD, other worktrees' HEADs,
-// and the stash reflog's entries (stash@{1} and older are still stashes).
-func (s *Source) refTips() []plumbing.Hash {
-	var out []plumbing.Hash
-	if it, err := s.repo.References(); err == nil {
-		_ = it.ForEach(func(r *plumbing.Reference) error {
-			if r.Type() == plumbing.HashReference {
-				out = append(out, r.Hash())
-			}
-			return nil
-		})
-	}
-	if r, err := s.repo.Head(); err == nil {
-		out = append(out, r.Hash())
-	}
-	heads, _ := filepath.Glob(filepath.Join(s.commonDir, "worktrees", "*", "HEAD"))
-	heads = append(heads, filepath.Join(s.gitDir, "HEAD"), filepath.Join(s.commonDir, "HEAD"))
-	for _, f := range heads {
-		if b, err := os.ReadFile(f); err == nil {
-			if h, ok := parseHex(strings.TrimSpace(string(b))); ok {
-				out = append(out, h)
-			}
-		}
-	}
-	if b, err := os.ReadFile(filepath.Join(s.commonDir, "logs", "refs", "stash")); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				if h, ok := parseHex(f[1]); ok {
-					out = append(out, h)
-				}
-			}
-		}
-	}
-	return out
-}
+// headState is what HEAD is.
+type headState int
+
+const (
+	headOK     headState = iota // a commit
+	headUnborn                  // a branch with no commit yet: nothing is at HEAD
+	headBroken                  // it cannot be resolved: what is at HEAD is unknown
+)
 
 // head returns the commit "HEAD" means for AtHead: the repository's HEAD in
 // a full audit, the first Include revision otherwise.
-func (s *Source) head() (plumbing.Hash, bool) {
+func (s *Source) head() (plumbing.Hash, headState) {
 	if s.rangeMode {
-		return s.tip, !s.tip.IsZero()
+		if s.tip.IsZero() {
+			return s.tip, headUnborn
+		}
+		return s.tip, headOK
 	}
 	r, err := s.repo.Head()
-	if err != nil {
-		return plumbing.ZeroHash, false
+	switch {
+	case errors.Is(err, plumbing.ErrReferenceNotFound) && len(s.refs.probs) == 0:
+		return plumbing.ZeroHash, headUnborn
+	case err != nil:
+		return plumbing.ZeroHash, headBroken
 	}
-	return r.Hash(), true
+	return r.Hash(), headOK
 }
 
 // sortedHashes returns a set's members in order, for deterministic walks.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"container/list"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/format/idxfile"
+
+	"github.com/xaiscan/xaiscan/scanner"
 )
 
 // Object types as they appear in pack headers (and as we use them for loose
@@ -70,6 +73,8 @@ type store struct {
 	// loose maps every loose object to its file; it is filled once, before
 	// any concurrent use.
 	loose map[plumbing.Hash]string
+	// orphans are pack indexes whose pack file is gone.
+	orphans []string
 
 	cache *lru
 	// all holds every object id in the store, for has.
@@ -90,48 +95,15 @@ type pack struct {
 }
 
 // openStore opens the objects directory and its alternates. Packs whose
-// index cannot be read are returned as problems (the caller reports them)
-// and left out; the rest of the store stays usable.
+// index cannot be read, alternates that name nothing, and directories that
+// cannot be listed are returned as problems (the caller reports them); the
+// rest of the store stays usable.
 func openStore(objectsDir string) (*store, []problem) {
 	s := &store{loose: map[plumbing.Hash]string{}, cache: newLRU(96 << 20)}
 	var probs []problem
-	seen := map[string]bool{}
-	var add func(dir string, depth int)
-	add = func(dir string, depth int) {
-		abs, err := filepath.Abs(dir)
-		if err == nil {
-			dir = abs
-		}
-		if seen[dir] || depth > 5 {
-			return
-		}
-		seen[dir] = true
-		s.dirs = append(s.dirs, dir)
-		if b, err := os.ReadFile(filepath.Join(dir, "info", "alternates")); err == nil {
-			for _, line := range strings.Split(string(b), "\n") {
-				line = strings.TrimSpace(line)
-				if line == "" || strings.HasPrefix(line, "#") {
-					continue
-				}
-				if !filepath.IsAbs(line) {
-					line = filepath.Join(dir, line)
-				}
-				add(line, depth+1)
-			}
-		}
-	}
-	add(objectsDir, 0)
+	s.addDir(objectsDir, objectsDir, 0, map[string]bool{}, &probs)
 	for _, dir := range s.dirs {
-		names, _ := filepath.Glob(filepath.Join(dir, "pack", "*.pack"))
-		sort.Strings(names)
-		for _, name := range names {
-			p, err := openPack(name)
-			if err != nil {
-				probs = append(probs, problem{path: relPack(name), reason: err.Error()})
-				continue
-			}
-			s.packs = append(s.packs, p)
-		}
+		s.openPacks(dir, &probs)
 		s.scanLoose(dir, &probs)
 	}
 	n := len(s.loose)
@@ -149,11 +121,148 @@ func openStore(objectsDir string) (*store, []problem) {
 	for h := range s.loose {
 		s.all.add(h[:])
 	}
+	s.checkOrphans(&probs)
 	return s, probs
 }
 
-// problem is something unreadable found while opening the store.
-type problem struct{ path, reason string }
+// addDir adds an objects directory and, recursively, the alternates its
+// info/alternates file lists (git follows five levels). An alternate that
+// does not exist or cannot be read is a problem: the objects git would
+// find there are missing to us.
+func (s *store) addDir(dir, top string, depth int, seen map[string]bool, probs *[]problem) {
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if seen[dir] || depth > 5 {
+		return
+	}
+	seen[dir] = true
+	s.dirs = append(s.dirs, dir)
+	altFile := filepath.Join(dir, "info", "alternates")
+	b, err := os.ReadFile(altFile)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			*probs = append(*probs, problem{path: objectsPath(top, altFile), reason: fmt.Sprintf("cannot read the alternates file: %v; the objects it lends are missing", unwrapPath(err))})
+		}
+		return
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		alt := absFrom(dir, line)
+		if err := checkAlternate(alt); err != nil {
+			*probs = append(*probs, problem{path: objectsPath(top, altFile), reason: fmt.Sprintf("alternate %s %v; the objects it lends are missing", alt, err)})
+			continue
+		}
+		s.addDir(alt, top, depth+1, seen, probs)
+	}
+}
+
+// checkAlternate says what is wrong with an alternates entry, if anything.
+func checkAlternate(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return errors.New("does not exist")
+	case err != nil:
+		return fmt.Errorf("cannot be read: %v", unwrapPath(err))
+	case !fi.IsDir():
+		return errors.New("is not a directory")
+	}
+	if _, err := os.ReadDir(dir); err != nil {
+		return fmt.Errorf("cannot be read: %v", unwrapPath(err))
+	}
+	return nil
+}
+
+// objectsPath names a file of the store for messages: relative to the
+// repository's objects directory's parent ("objects/info/alternates"), or
+// absolute for an alternate elsewhere.
+func objectsPath(top, path string) string {
+	if rel, err := filepath.Rel(filepath.Dir(top), path); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return filepath.ToSlash(path)
+}
+
+// openPacks opens every pack of an objects directory. A pack without a
+// readable index, and an index whose pack is gone, are problems.
+func (s *store) openPacks(dir string, probs *[]problem) {
+	ents, err := os.ReadDir(filepath.Join(dir, "pack"))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			*probs = append(*probs, problem{path: filepath.ToSlash(filepath.Join(filepath.Base(dir), "pack")), reason: fmt.Sprintf("cannot list the packs: %v", unwrapPath(err))})
+		}
+		return
+	}
+	have := map[string]bool{}
+	for _, e := range ents {
+		have[e.Name()] = true
+	}
+	for _, e := range ents { // ReadDir sorts by name
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, ".pack"):
+			path := filepath.Join(dir, "pack", name)
+			p, err := openPack(path)
+			if err != nil {
+				*probs = append(*probs, problem{path: relPack(path), reason: err.Error()})
+				continue
+			}
+			s.packs = append(s.packs, p)
+		case strings.HasSuffix(name, ".idx") && !have[strings.TrimSuffix(name, ".idx")+".pack"]:
+			s.orphans = append(s.orphans, filepath.Join(dir, "pack", name))
+		}
+	}
+}
+
+// checkOrphans judges the pack indexes whose pack file is gone, once every
+// pack is open: if the store holds every object such an index lists, it
+// is a leftover (a note); otherwise the pack was deleted with objects
+// nothing else holds (an error).
+func (s *store) checkOrphans(probs *[]problem) {
+	for _, path := range s.orphans {
+		lost := -1
+		if b, err := os.ReadFile(path); err == nil {
+			idx := idxfile.NewMemoryIndex()
+			if decodeIdx(b, idx) == nil {
+				lost = 0
+				for _, names := range idx.Names {
+					for i := 0; i+20 <= len(names); i += 20 {
+						if !s.all.has(names[i : i+20]) {
+							lost++
+						}
+					}
+				}
+			}
+		}
+		switch {
+		case lost == 0:
+			*probs = append(*probs, problem{path: relPack(path), reason: "pack index without its pack file, a leftover: every object it lists is in the store", note: true})
+		case lost > 0:
+			*probs = append(*probs, problem{path: relPack(path), reason: fmt.Sprintf("pack index without its pack file: the pack was deleted, and %d objects it held are in no other pack", lost)})
+		default:
+			*probs = append(*probs, problem{path: relPack(path), reason: "pack index without its pack file: the pack was deleted, and the objects it held may be missing"})
+		}
+	}
+}
+
+// problem is something unreadable found while opening the store or the
+// refs: an error, or with note set a harmless oddity worth listing.
+type problem struct {
+	path, reason string
+	note         bool
+}
+
+// skipped is the problem as a coverage entry.
+func (p problem) skipped() scanner.Skipped {
+	if p.note {
+		return scanner.NoteAt(p.path, p.reason)
+	}
+	return scanner.ErrorAt(p.path, p.reason)
+}
 
 func relPack(path string) string {
 	return filepath.ToSlash(filepath.Join(filepath.Base(filepath.Dir(filepath.Dir(path))), filepath.Base(filepath.Dir(path)), filepath.Base(path)))
@@ -188,8 +297,11 @@ func (s *store) scanLoose(dir string, probs *[]problem) {
 func openPack(path string) (*pack, error) {
 	idxPath := strings.TrimSuffix(path, ".pack") + ".idx"
 	ib, err := os.ReadFile(idxPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("the pack's index %s is missing, so its objects cannot be found (git index-pack rebuilds it)", filepath.Base(idxPath))
+	}
 	if err != nil {
-		return nil, fmt.Errorf("pack has no readable index: %w", err)
+		return nil, fmt.Errorf("cannot read the pack's index %s: %v", filepath.Base(idxPath), unwrapPath(err))
 	}
 	idx := idxfile.NewMemoryIndex()
 	if err := decodeIdx(ib, idx); err != nil {
@@ -220,6 +332,9 @@ func openPack(path string) (*pack, error) {
 // decodeIdx decodes an index, turning a decoder panic on garbage into an
 // error: corrupt input must never crash the scan.
 func decodeIdx(b []byte, idx *idxfile.MemoryIndex) (err error) {
+	if err := checkIdxSize(b); err != nil {
+		return err
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
@@ -228,10 +343,37 @@ func decodeIdx(b []byte, idx *idxfile.MemoryIndex) (err error) {
 	return idxfile.NewDecoder(bytes.NewReader(b)).Decode(idx)
 }
 
+// checkIdxSize applies git's size rule for a version 2 pack index (the
+// only version go-git reads): header, fanout table, 28 bytes an object,
+// two checksums, and up to 8 bytes more an object for large offsets.
+// go-git allocates for the object count the fanout table claims before
+// reading the objects: a 1.5 KB index claiming 4 billion took 4 GB.
+func checkIdxSize(b []byte) error {
+	const fixed = 8 + 256*4 + 2*20
+	if len(b) < fixed || string(b[:4]) != "\xfftOc" {
+		return nil // the decoder says what is wrong
+	}
+	n := uint64(binary.BigEndian.Uint32(b[8+255*4:]))
+	if least := fixed + 28*n; uint64(len(b)) < least || uint64(len(b)) > least+8*n {
+		return fmt.Errorf("a %d-byte index cannot hold the %d objects it lists", len(b), n)
+	}
+	return nil
+}
+
 func (s *store) close() {
 	for _, p := range s.packs {
 		p.f.Close()
 	}
+}
+
+// count is how many objects the store lists (copies in several packs
+// count once per copy).
+func (s *store) count() int {
+	n := len(s.loose)
+	for _, p := range s.packs {
+		n += p.n
+	}
+	return n
 }
 
 // has reports whether the store holds h (in a pack or loose).
@@ -299,7 +441,7 @@ func parseHeader(b []byte, off int64) (objHeader, error) {
 		size |= int64(c&0x7f) << shift
 		shift += 7
 	}
-	if size > maxObjectSize {
+	if size < 0 || size > maxObjectSize { // < 0: the varint overflowed
 		return h, fmt.Errorf("object at offset %d claims an implausible size %d", off, size)
 	}
 	h.size = size
@@ -400,7 +542,9 @@ func (p *pack) inflateAt(dataOff, end, size int64) ([]byte, error) {
 }
 
 // inflate reads exactly size bytes from the zlib stream in src and checks
-// that the stream ends there with a valid checksum.
+// that the stream ends there with a valid checksum. On error it also
+// returns the bytes that were decompressed before it (all of them when
+// only the checksum is off), so a caller can still scan them.
 func inflate(src io.Reader, size int64) ([]byte, error) {
 	z, err := getZlib(src)
 	if err != nil {
@@ -409,7 +553,7 @@ func inflate(src io.Reader, size int64) ([]byte, error) {
 	defer putZlib(z)
 	out, err := readExact(z, size)
 	if err != nil {
-		return nil, fmt.Errorf("corrupt compressed data: %w", err)
+		return out, fmt.Errorf("corrupt compressed data: %w", err)
 	}
 	return out, nil
 }
@@ -417,13 +561,14 @@ func inflate(src io.Reader, size int64) ([]byte, error) {
 // readExact reads exactly size bytes from r and checks that r ends there
 // (which, for a zlib reader, also verifies the checksum). A header may lie
 // about the size: past trustedAlloc, the buffer grows with the data that
-// actually arrives instead of being allocated up front.
+// actually arrives instead of being allocated up front. On error, the
+// bytes read before it are returned with it.
 func readExact(r io.Reader, size int64) ([]byte, error) {
 	var out []byte
 	if size <= trustedAlloc {
 		out = make([]byte, size)
-		if _, err := io.ReadFull(r, out); err != nil {
-			return nil, unexpected(err)
+		if n, err := io.ReadFull(r, out); err != nil {
+			return out[:n], unexpected(err)
 		}
 	} else {
 		var buf bytes.Buffer
@@ -433,7 +578,7 @@ func readExact(r io.Reader, size int64) ([]byte, error) {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, unexpected(err)
+			return buf.Bytes(), unexpected(err)
 		}
 		out = buf.Bytes()
 	}
@@ -442,7 +587,7 @@ func readExact(r io.Reader, size int64) ([]byte, error) {
 		if err == nil {
 			err = errors.New("more data than the header's size")
 		}
-		return nil, err
+		return out, err
 	}
 	return out, nil
 }
@@ -498,7 +643,7 @@ func (s *store) readDepth(h plumbing.Hash, depth int) (int8, []byte, error) {
 		}
 		t, b, err := s.readPacked(p, off, depth)
 		if err != nil {
-			return 0, nil, fmt.Errorf("%s at offset %d: %w", p.name, off, err)
+			return t, b, fmt.Errorf("%s at offset %d: %w", p.name, off, err)
 		}
 		return t, b, nil
 	}
@@ -552,14 +697,18 @@ func (s *store) readPacked(p *pack, off int64, depth int) (int8, []byte, error) 
 		typ = h.kind
 		data, err = p.inflateAt(h.dataOff, end, h.size)
 		if err != nil {
-			return 0, nil, err
+			// What was decompressed is returned with the error (and not
+			// cached): a blob's readable part is still scanned.
+			return typ, data, err
 		}
 	}
 	s.cache.put(cacheKey{p, off}, cached{typ, data})
 	return typ, data, nil
 }
 
-// readLoose reads a loose object file.
+// readLoose reads a loose object file. When the object is damaged past its
+// header, its type and the bytes decompressed before the damage are
+// returned with the error.
 func readLoose(path string) (int8, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -585,7 +734,7 @@ func readLoose(path string) (int8, []byte, error) {
 	}
 	out, err := readExact(zr, size)
 	if err != nil {
-		return 0, nil, fmt.Errorf("loose object: corrupt compressed data: %w", err)
+		return typ, out, fmt.Errorf("loose object: corrupt compressed data: %w", err)
 	}
 	return typ, out, nil
 }

@@ -126,6 +126,9 @@ func (s *Source) streamItems(ctx context.Context, feed scanner.Feed, want map[pl
 		it := itemFor(h, typ, size, func() (io.ReadCloser, error) {
 			t, data, err := readLoose(path)
 			if err != nil {
+				if rc, ok := s.salvageBlob(h, t, data, err); ok {
+					return rc, nil
+				}
 				return nil, fmt.Errorf("reading loose object %s: %w", path, err)
 			}
 			return s.finishObject(h, t, data)
@@ -380,11 +383,23 @@ func (ps *packStream) open(i int32) (io.ReadCloser, error) {
 	if n.typ == typBlob && n.base == noBase && len(ps.children(i)) == 0 {
 		// A whole blob nothing depends on: stream it, however large,
 		// without holding it in memory.
-		return ps.p.stream(n.dataOff, n.end, n.size)
+		rc, err := ps.p.stream(n.dataOff, n.end, n.size)
+		if err != nil {
+			return nil, err
+		}
+		return ps.s.salvaging(n.hash, rc), nil
 	}
 	data, err := ps.content(i)
 	ps.release(i)
 	if err != nil {
+		// A damaged whole blob: what was decompressed is scanned. A
+		// delta that needed it first kept only the error: inflate again.
+		if data == nil && n.err == nil && n.base == noBase && n.typ == typBlob {
+			data, _ = ps.p.inflateAt(n.dataOff, n.end, n.size)
+		}
+		if rc, ok := ps.s.salvageBlob(n.hash, n.typ, data, err); ok {
+			return rc, nil
+		}
 		return nil, err
 	}
 	return ps.s.finishObject(n.hash, n.typ, data)
@@ -413,6 +428,8 @@ func (ps *packStream) content(i int32) ([]byte, error) {
 	var err error
 	switch n.base {
 	case noBase:
+		// On error, data holds what was decompressed: returned (not
+		// kept) so that a damaged blob's readable part is scanned.
 		data, err = ps.p.inflateAt(n.dataOff, n.end, n.size)
 		if err != nil {
 			err = fmt.Errorf("%s at offset %d: %w", ps.p.name, n.off, err)
@@ -438,12 +455,13 @@ func (ps *packStream) content(i int32) ([]byte, error) {
 			data, err = applyDelta(base, delta)
 		}
 		if err != nil {
+			data = nil // half a delta says nothing about the object
 			err = fmt.Errorf("%s at offset %d: %w", ps.p.name, n.off, err)
 		}
 	}
 	if err != nil {
 		n.resErr = err
-		return nil, err
+		return data, err
 	}
 	if n.pending.Load() > 1 && ps.cached.Load() < cacheBudget {
 		n.content = data

@@ -3,6 +3,7 @@ package known
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -52,13 +53,22 @@ type rawConfig struct {
 	Allow    struct {
 		Paths []string `toml:"paths"`
 	} `toml:"allow"`
-	Ignore []struct {
-		Fingerprint string    `toml:"fingerprint"`
-		Path        string    `toml:"path"`
-		Reason      string    `toml:"reason"`
-		Expires     time.Time `toml:"expires"`
-	} `toml:"ignore"`
+	Ignore []rawIgnore `toml:"ignore"`
 }
+
+type rawIgnore struct {
+	Fingerprint string    `toml:"fingerprint"`
+	Path        string    `toml:"path"`
+	Reason      string    `toml:"reason"` // for reviewers; not used
+	Expires     time.Time `toml:"expires"`
+}
+
+// MaxConfigSize is the largest configuration file read. Real ones are a
+// few hundred bytes; this holds 2,000 [[ignore]] entries (more keys belong
+// in .xaiscanignore, 65 bytes each). The TOML decoder takes up to 300
+// times a file's size in memory for some shapes of file, so the limit is
+// what bounds the memory of a hostile one (to about 80 MB).
+const MaxConfigSize = 256 << 10
 
 // LoadConfig loads the configuration for a scan of root. An explicit path
 // (--config) must exist; otherwise root/.xaiscan.toml is read if present,
@@ -66,16 +76,29 @@ type rawConfig struct {
 // entries have expired (the zero time means time.Now()). Every problem is
 // an error naming the file, the line when known, and the problem.
 func LoadConfig(root, explicitPath string, now time.Time) (*Config, error) {
+	cfg, err := loadConfig(root, explicitPath, now)
+	return cfg, redact(err)
+}
+
+func loadConfig(root, explicitPath string, now time.Time) (*Config, error) {
 	file := explicitPath
 	if file == "" {
 		file = filepath.Join(root, ConfigFileName)
 	}
-	data, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if err != nil {
 		if explicitPath == "" && errors.Is(err, os.ErrNotExist) {
 			return &Config{}, nil
 		}
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if len(data) > MaxConfigSize {
+		return nil, fmt.Errorf("%s: larger than %d KiB, the limit for a configuration file", file, MaxConfigSize>>10)
 	}
 	if now.IsZero() {
 		now = time.Now()
@@ -84,6 +107,9 @@ func LoadConfig(root, explicitPath string, now time.Time) (*Config, error) {
 }
 
 func parseConfig(file, text string, now time.Time) (*Config, error) {
+	if line, err := checkShape(text); err != nil {
+		return nil, fmt.Errorf("%s:%d: %v", file, line, err)
+	}
 	var raw rawConfig
 	md, err := toml.Decode(text, &raw)
 	if err != nil {
@@ -122,48 +148,69 @@ func parseConfig(file, text string, now time.Time) (*Config, error) {
 		cfg.Allow = append(cfg.Allow, g)
 	}
 	for i, ig := range raw.Ignore {
-		at := lines.table("ignore", i)
-		where := fmt.Sprintf("%s:%d", file, at)
-		if ig.Fingerprint == "" {
-			return nil, fmt.Errorf("%s: [[ignore]] entry %d has no fingerprint", where, i+1)
+		if err := cfg.addIgnore(ig, i, fmt.Sprintf("%s:%d", file, lines.table("ignore", i)), now); err != nil {
+			return nil, err
 		}
-		if !isFingerprint(ig.Fingerprint) {
-			return nil, fmt.Errorf("%s: [[ignore]] entry %d: fingerprint must be 64 hex digits (the \"fingerprint\" field of a finding), got %d characters", where, i+1, len(ig.Fingerprint))
-		}
-		e := Entry{Fingerprint: strings.ToLower(ig.Fingerprint), Origin: where, Reason: ig.Reason}
-		if ig.Path != "" {
-			g, err := ParseGlob(ig.Path)
-			if err != nil {
-				return nil, fmt.Errorf("%s: [[ignore]] entry %d: %v", where, i+1, err)
-			}
-			e.Scope = &g
-		}
-		if !ig.Expires.IsZero() {
-			// A date without a time is the whole day, in local time.
-			y, m, d := ig.Expires.Date()
-			end := time.Date(y, m, d, 0, 0, 0, 0, time.Local).AddDate(0, 0, 1)
-			if ig.Expires.Hour() != 0 || ig.Expires.Minute() != 0 || ig.Expires.Second() != 0 {
-				end = ig.Expires
-			}
-			if !now.Before(end) {
-				cfg.Expired = append(cfg.Expired, fmt.Sprintf("%s: ignore entry expired on %s; its key is reported again", where, ig.Expires.Format("2006-01-02")))
-				continue
-			}
-		}
-		cfg.Ignore.Add(e)
 	}
 	return cfg, nil
+}
+
+// addIgnore adds the i-th [[ignore]] entry, written at where, or records
+// that it expired.
+func (cfg *Config) addIgnore(ig rawIgnore, i int, where string, now time.Time) error {
+	if ig.Fingerprint == "" {
+		return fmt.Errorf("%s: [[ignore]] entry %d has no fingerprint", where, i+1)
+	}
+	if !isFingerprint(ig.Fingerprint) {
+		return fmt.Errorf("%s: [[ignore]] entry %d: fingerprint must be 64 hex digits (the \"fingerprint\" field of a finding), got %d characters", where, i+1, len(ig.Fingerprint))
+	}
+	e := Entry{Fingerprint: ig.Fingerprint}
+	if ig.Path != "" {
+		g, err := ParseGlob(ig.Path)
+		if err != nil {
+			return fmt.Errorf("%s: [[ignore]] entry %d: %v", where, i+1, err)
+		}
+		e.Scope = &g
+	}
+	if !ig.Expires.IsZero() {
+		// A date without a time is the whole day, in local time.
+		y, m, d := ig.Expires.Date()
+		end := time.Date(y, m, d, 0, 0, 0, 0, time.Local).AddDate(0, 0, 1)
+		if ig.Expires.Hour() != 0 || ig.Expires.Minute() != 0 || ig.Expires.Second() != 0 {
+			end = ig.Expires
+		}
+		if !now.Before(end) {
+			cfg.Expired = append(cfg.Expired, fmt.Sprintf("%s: ignore entry expired on %s; its key is reported again", where, ig.Expires.Format("2006-01-02")))
+			return nil
+		}
+	}
+	cfg.Ignore.Add(e)
+	return nil
 }
 
 // locator finds the line of a key, value or table in TOML text. The TOML
 // decoder does not expose positions after a successful decode, and errors
 // must name a line, so this scans the text: tables are tracked by their
-// headers and keys by "name =" at the start of a line.
+// headers and keys by "name =" at the start of a line. The [[array]]
+// headers are indexed once, so naming every entry's line stays linear.
 type locator struct {
-	lines []string
+	lines  []string
+	arrays map[string][]int // [[name]] -> the lines of its headers
 }
 
-func newLocator(text string) locator { return locator{lines: strings.Split(text, "\n")} }
+func newLocator(text string) locator {
+	l := locator{lines: strings.Split(text, "\n"), arrays: map[string][]int{}}
+	for n, line := range l.lines {
+		if !strings.HasPrefix(strings.TrimSpace(line), "[[") {
+			continue
+		}
+		if m := headerRe.FindStringSubmatch(line); m != nil {
+			name := unquote(m[1])
+			l.arrays[name] = append(l.arrays[name], n+1)
+		}
+	}
+	return l
+}
 
 // lineRe splits the decoder's "line N (last key ...): problem" messages.
 var lineRe = regexp.MustCompile(`^line (\d+) (.*)$`)
@@ -172,15 +219,8 @@ var headerRe = regexp.MustCompile(`^\s*\[\[?\s*([^\]]+?)\s*\]\]?`)
 
 // table returns the line of the i-th [[name]] header (0-based), or 0.
 func (l locator) table(name string, i int) int {
-	seen := 0
-	for n, line := range l.lines {
-		m := headerRe.FindStringSubmatch(line)
-		if m != nil && strings.HasPrefix(strings.TrimSpace(line), "[[") && unquote(m[1]) == name {
-			if seen == i {
-				return n + 1
-			}
-			seen++
-		}
+	if hs := l.arrays[name]; i < len(hs) {
+		return hs[i]
 	}
 	return 0
 }

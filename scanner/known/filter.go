@@ -53,6 +53,11 @@ type Options struct {
 // scan and builds its filter. Errors name the file and line at fault; the
 // CLI reports them as usage errors (exit 2).
 func Load(opts Options) (*Filter, error) {
+	f, err := load(opts)
+	return f, redact(err)
+}
+
+func load(opts Options) (*Filter, error) {
 	root := opts.Root
 	if root == "" {
 		root = "."

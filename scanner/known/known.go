@@ -8,127 +8,108 @@
 // history, staged, pre-push, stdin): moving a key to another line does not
 // resurrect it, and a different key written on an ignored line is still
 // caught.
+//
+// These files can come with the content being scanned (a stranger's
+// repository holds its own .xaiscanignore and .xaiscan.toml), so each is
+// read under a size limit far above real use, with memory linear in its
+// size, and errors never echo a key.
 package known
 
 import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"strings"
+	"encoding/hex"
 
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
 // Entry is one known key.
 type Entry struct {
-	// Fingerprint is the lowercase hex SHA-256 of the key.
+	// Fingerprint is the hex SHA-256 of the key (either case). An entry
+	// whose fingerprint is not 64 hex digits matches nothing.
 	Fingerprint string
 	// Scope, when set, limits the entry to the paths it matches;
 	// unscoped entries match the key anywhere, commit messages included.
 	Scope *Glob
-	// Origin says where the entry was written ("FILE:LINE"), for notes.
-	Origin string
-	// Reason is the justification written with the entry, if any.
-	Reason string
 }
 
-// Set is a set of known keys.
-type Set struct {
-	byFP map[string][]Entry
-}
+// fingerprint is a decoded key fingerprint: half the memory of its hex
+// form, and no string to keep alive per entry.
+type fingerprint [32]byte
 
-// Add adds e to the set.
-func (s *Set) Add(e Entry) {
-	if s.byFP == nil {
-		s.byFP = map[string][]Entry{}
+// parseFingerprint decodes 64 hex digits (either case).
+func parseFingerprint(s string) (fingerprint, bool) {
+	var fp fingerprint
+	if len(s) != 64 {
+		return fp, false
 	}
-	s.byFP[e.Fingerprint] = append(s.byFP[e.Fingerprint], e)
-}
-
-// Merge adds every entry of o to s.
-func (s *Set) Merge(o Set) {
-	for _, es := range o.byFP {
-		for _, e := range es {
-			s.Add(e)
-		}
-	}
-}
-
-// Len is the number of entries.
-func (s Set) Len() int {
-	n := 0
-	for _, es := range s.byFP {
-		n += len(es)
-	}
-	return n
-}
-
-// Contains reports whether f's key is known at f's path.
-func (s Set) Contains(f scanner.Finding) bool {
-	for _, e := range s.byFP[strings.ToLower(f.Fingerprint)] {
-		if e.Scope == nil || e.Scope.Match(f.Path) {
-			return true
-		}
-	}
-	return false
+	_, err := hex.Decode(fp[:], []byte(s))
+	return fp, err == nil
 }
 
 // isFingerprint reports whether s is 64 hex digits.
 func isFingerprint(s string) bool {
-	if len(s) != 64 {
+	_, ok := parseFingerprint(s)
+	return ok
+}
+
+// Set is a set of known keys. The zero Set is empty and ready to use.
+type Set struct {
+	anywhere map[fingerprint]struct{}
+	scoped   map[fingerprint][]*Glob
+	n        int
+}
+
+// Add adds e to the set.
+func (s *Set) Add(e Entry) {
+	fp, ok := parseFingerprint(e.Fingerprint)
+	if !ok {
+		return
+	}
+	s.add(fp, e.Scope)
+}
+
+func (s *Set) add(fp fingerprint, scope *Glob) {
+	s.n++
+	if scope == nil {
+		if s.anywhere == nil {
+			s.anywhere = map[fingerprint]struct{}{}
+		}
+		s.anywhere[fp] = struct{}{}
+		return
+	}
+	if s.scoped == nil {
+		s.scoped = map[fingerprint][]*Glob{}
+	}
+	s.scoped[fp] = append(s.scoped[fp], scope)
+}
+
+// Merge adds every entry of o to s.
+func (s *Set) Merge(o Set) {
+	for fp := range o.anywhere {
+		s.add(fp, nil)
+	}
+	for fp, gs := range o.scoped {
+		for _, g := range gs {
+			s.add(fp, g)
+		}
+	}
+}
+
+// Len is the number of entries added.
+func (s Set) Len() int { return s.n }
+
+// Contains reports whether f's key is known at f's path.
+func (s Set) Contains(f scanner.Finding) bool {
+	fp, ok := parseFingerprint(f.Fingerprint)
+	if !ok {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
+	if _, ok := s.anywhere[fp]; ok {
+		return true
+	}
+	for _, g := range s.scoped[fp] {
+		if g.Match(f.Path) {
+			return true
 		}
 	}
-	return true
-}
-
-// LoadBaseline reads an earlier JSON report written by xaiscan
-// (--format json) and returns its keys. A key in the baseline is known at
-// every path: the baseline records keys a team has already dealt with, and
-// the same key showing up in another file is not a new leak. Only the
-// findings' fingerprints are read, so baselines from any version of the
-// report with that field work.
-func LoadBaseline(file string) (Set, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return Set{}, fmt.Errorf("baseline: %w", err)
-	}
-	var rep struct {
-		Findings []struct {
-			Fingerprint *string `json:"fingerprint"`
-			Path        string  `json:"path"`
-		} `json:"findings"`
-	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		return Set{}, fmt.Errorf("baseline %s: not an xaiscan JSON report (%s)", file, jsonProblem(data, err))
-	}
-	var s Set
-	for i, f := range rep.Findings {
-		if f.Fingerprint == nil || !isFingerprint(*f.Fingerprint) {
-			return Set{}, fmt.Errorf("baseline %s: finding %d has no valid fingerprint (want 64 hex digits)", file, i+1)
-		}
-		s.Add(Entry{Fingerprint: strings.ToLower(*f.Fingerprint), Origin: fmt.Sprintf("%s (finding %d, %s)", file, i+1, f.Path)})
-	}
-	return s, nil
-}
-
-// jsonProblem describes a JSON error with its line number.
-func jsonProblem(data []byte, err error) string {
-	var off int64 = -1
-	switch e := err.(type) {
-	case *json.SyntaxError:
-		off = e.Offset
-	case *json.UnmarshalTypeError:
-		off = e.Offset
-	}
-	if off < 0 || off > int64(len(data)) {
-		return err.Error()
-	}
-	line := 1 + strings.Count(string(data[:off]), "\n")
-	return fmt.Sprintf("line %d: %v", line, err)
+	return false
 }

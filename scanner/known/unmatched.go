@@ -1,6 +1,7 @@
 package known
 
 import (
+	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -39,11 +40,15 @@ func describeSources(cfg *Config, ignoreFile string, ign Set, baselines []string
 	return out
 }
 
-// each calls fn for every entry of the set.
+// each calls fn for every entry of the set, the fingerprint in lowercase
+// hex.
 func (s Set) each(fn func(fp string, scope *Glob)) {
-	for fp, es := range s.byFP {
-		for _, e := range es {
-			fn(fp, e.Scope)
+	for fp := range s.anywhere {
+		fn(hex.EncodeToString(fp[:]), nil)
+	}
+	for fp, gs := range s.scoped {
+		for _, g := range gs {
+			fn(hex.EncodeToString(fp[:]), g)
 		}
 	}
 }

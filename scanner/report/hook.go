@@ -13,18 +13,13 @@ import (
 // or allow it knowingly with a ready-to-paste .xaiscanignore line. The one
 // way around every hook (--no-verify) is named last, with its risk.
 
-// clean reports whether a hook has nothing to say: no key, nothing unread,
-// not interrupted.
+// clean reports whether a hook has nothing to say beyond counters: no key,
+// not interrupted, nothing skipped (unread, or left out on purpose: a named
+// file deleted, a submodule), and no note (what a user must know to trust
+// the result: what a push was compared with, keys an ignore entry
+// suppressed).
 func (r shownResult) clean() bool {
-	if len(r.findings) > 0 || r.interrupted {
-		return false
-	}
-	for _, s := range r.skipped {
-		if s.IsError() {
-			return false
-		}
-	}
-	return true
+	return len(r.findings) == 0 && !r.interrupted && len(r.coverage.Notes) == 0 && len(r.skipped) == 0
 }
 
 // blockedHeadline is the first line of a blocked commit or push.

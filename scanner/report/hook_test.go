@@ -18,7 +18,7 @@ func stagedFinding(key, path string, line int) scanner.Finding {
 // A hook is silent on a clean, complete scan; -v brings the summary back;
 // a scan that could not read something still says so.
 func TestHookSilentOnSuccess(t *testing.T) {
-	clean := scanner.Result{Coverage: scanner.Coverage{Files: 3, Bytes: 10, Notes: []string{"1 known finding(s) suppressed"}}}
+	clean := scanner.Result{Coverage: scanner.Coverage{Files: 3, Bytes: 10, Skipped: []scanner.Skipped{}}}
 	for _, hook := range []string{HookCommit, HookPush} {
 		if out := render(t, "text", clean, Options{Hook: hook}); out != "" {
 			t.Errorf("%s hook printed %q on success", hook, out)
@@ -34,6 +34,17 @@ func TestHookSilentOnSuccess(t *testing.T) {
 	}
 	if out := render(t, "text", scanner.Result{Interrupted: true}, Options{Hook: HookCommit}); !strings.Contains(out, "interrupted") {
 		t.Errorf("interrupted scan in a hook: %q", out)
+	}
+	// A note is worth reading even on success: the summary is printed.
+	noted := clean
+	noted.Coverage.Notes = []string{"compared HEAD with its upstream"}
+	if out := render(t, "text", noted, Options{Hook: HookPush}); !strings.Contains(out, "No xAI keys found.") || !strings.Contains(out, "Note: compared HEAD") {
+		t.Errorf("a clean hook run with a note: %q", out)
+	}
+	excluded := clean
+	excluded.Coverage.Skipped = []scanner.Skipped{scanner.ExcludedAt("gone.txt", "deleted")}
+	if out := render(t, "text", excluded, Options{Hook: HookCommit}); !strings.Contains(out, "Skipped 1 path: deleted") {
+		t.Errorf("a clean hook run with a skip: %q", out)
 	}
 	// Outside hooks the clean line stays.
 	if out := render(t, "text", clean, Options{}); !strings.Contains(out, "No xAI keys found.") {

@@ -228,10 +228,16 @@ func detailValue(v any) string {
 	}
 }
 
-// location renders one finding's place: path:line:column, then its
-// encoding and git attribution when present.
+// location renders one finding's place: its repository (in
+// multi-repository scans), path:line:column, then its encoding and git
+// attribution when present.
 func (t *textWriter) location(f shownFinding) string {
 	var b strings.Builder
+	if f.Repository != "" {
+		// A key found in several repositories is one group: each
+		// location names its repository.
+		b.WriteString(f.Repository + "  ")
+	}
 	switch {
 	case f.Path != "":
 		b.WriteString(f.Path)

@@ -8,6 +8,11 @@
 // pre-commit hook that blocked every later edit of such a file would only
 // teach people to bypass it. History scans and pre-push checks are where
 // those keys are caught.
+//
+// Given file names (Paths, as the pre-commit framework passes them), it
+// checks those files instead: every key in the staged content of each is
+// reported, committed before or not, because the commit contains it and
+// "pre-commit run --all-files" must fail on a tracked file holding a key.
 package staged
 
 import (
@@ -22,8 +27,10 @@ import (
 
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
 	"github.com/xaiscan/xaiscan/rules"
@@ -33,6 +40,9 @@ import (
 // emptyBlob is the id of the empty blob; "git add -N" records it for a
 // path whose content is not staged yet, often without writing the object.
 var emptyBlob = plumbing.NewHash("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")
+
+// maxOpenPacks bounds the pack files kept open while blobs are read.
+const maxOpenPacks = 16
 
 // maxRenameReads bounds how many deleted HEAD blobs Finish reads when it
 // looks for the origin of a key in a renamed file, so a commit that deletes
@@ -54,7 +64,23 @@ type Source struct {
 	// recognised as committed too; nil means scanner.Plain only.
 	Detectors []scanner.Detector
 
+	// Paths, when not empty, switches to checking named files (see
+	// namedItems): slash-separated, relative to Root, as RepoPaths
+	// returns them; "" is the whole tree and a directory stands for the
+	// files under it. Every key in their staged content is reported.
+	Paths []string
+
+	// Known, if set, reports the findings the caller will suppress as
+	// known keys (baseline, .xaiscanignore); notes about the findings
+	// leave them out, so the counts match the report.
+	Known func(scanner.Finding) bool
+
+	// objects reads trees, commits and blobs, keeping pack files open
+	// (see New).
+	objects storer.EncodedObjectStorer
+
 	// Filled in by Items, used by Finish.
+	head    *object.Tree             // HEAD's root tree, nil before the first commit
 	cache   map[string]plumbing.Hash // the index's cache tree: directory -> tree id
 	hasHead bool                     // false before the first commit
 	old     map[string]plumbing.Hash // HEAD's blob at each changed path, if any
@@ -83,7 +109,14 @@ func New(repoPath string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open git repository %s: %w", repoPath, err)
 	}
-	s := &Source{repo: repo}
+	s := &Source{repo: repo, objects: repo.Storer}
+	if st, ok := repo.Storer.(*filesystem.Storage); ok {
+		// go-git reopens a pack file for every object it reads from it,
+		// which dominates a check of thousands of files (pre-commit run
+		// --all-files); this store keeps a few open. Finish closes them (a scan
+		// that stops early leaves them to the garbage collector).
+		s.objects = filesystem.NewStorageWithOptions(st.Filesystem(), cache.NewObjectLRUDefault(), filesystem.Options{MaxOpenDescriptors: maxOpenPacks})
+	}
 	if p := os.Getenv("GIT_INDEX_FILE"); p != "" {
 		// Git sets it for hooks, relative to the hook's working directory.
 		s.indexPath = p
@@ -136,7 +169,11 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 	if err != nil {
 		return err
 	}
+	s.head = head
 	s.loadKnownTrees(feed)
+	if len(s.Paths) > 0 {
+		return s.namedItems(ctx, idx, feed)
+	}
 
 	var staged []entry
 	var unmerged []string
@@ -160,17 +197,22 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 			return err
 		}
 	}
-	for _, p := range unmerged {
-		// Git refuses to commit an unmerged path; once resolved and
-		// added, it is a stage-0 entry and is scanned.
-		feed.Skip(scanner.Skipped{Path: p, Reason: "unmerged (conflict not resolved): git cannot commit it until it is resolved and added", Kind: scanner.KindExcluded})
-	}
+	skipUnmerged(unmerged, feed)
 	feed.Expect(int64(len(s.todo)))
-	for _, e := range s.todo {
-		data, err := s.readBlob(e.hash)
-		if err != nil {
-			feed.Skip(scanner.Skipped{Path: e.name, Reason: fmt.Sprintf("staged blob %s: %v", e.hash, err), Kind: scanner.KindError})
-			continue
+	return s.sendBlobs(ctx, s.todo, feed)
+}
+
+// sendBlobs sends the staged blob of each entry; a blob that cannot be
+// read is an error naming its path.
+func (s *Source) sendBlobs(ctx context.Context, entries []entry, feed scanner.Feed) error {
+	for _, e := range entries {
+		var data []byte
+		if e.hash != emptyBlob { // often not even written to the store
+			var err error
+			if data, err = s.readBlob(e.hash); err != nil {
+				feed.Skip(scanner.ErrorAt(e.name, fmt.Sprintf("staged blob %s: %v", e.hash, err)))
+				continue
+			}
 		}
 		it := scanner.Item{
 			Path:   e.name,
@@ -185,6 +227,15 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 		}
 	}
 	return nil
+}
+
+// skipUnmerged lists the paths still in conflict. Git refuses to commit
+// an unmerged path; once resolved and added, it is a stage-0 entry and is
+// scanned.
+func skipUnmerged(paths []string, feed scanner.Feed) {
+	for _, p := range paths {
+		feed.Skip(scanner.ExcludedAt(p, "unmerged (conflict not resolved): git cannot commit it until it is resolved and added"))
+	}
 }
 
 // compare collects the entries under directory dir ("" or "a/b/") that
@@ -236,7 +287,7 @@ func (s *Source) compare(ctx context.Context, dir string, tree *object.Tree, ent
 				i = j
 				continue // identical to HEAD
 			}
-			t, err := s.repo.TreeObject(c.Hash)
+			t, err := object.GetTree(s.objects, c.Hash)
 			if err != nil {
 				return fmt.Errorf("read HEAD tree %s (%s): %w", dir+name, c.Hash, err)
 			}
@@ -278,8 +329,12 @@ func (s *Source) consider(e entry, old plumbing.Hash, inHead bool, feed scanner.
 // cherry-pick, whose key the merged commit holds at that path.
 // Only files with findings are read.
 func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner.Feed) ([]scanner.Finding, error) {
+	defer s.closeObjects()
 	if len(raw) == 0 || (!s.hasHead && len(s.known) == 0) {
 		return raw, nil
+	}
+	if len(s.Paths) > 0 {
+		return raw, s.noteCommitted(ctx, raw, feed)
 	}
 	byPath := map[string]map[string]bool{} // path -> committed fingerprints
 	var renamed map[string]bool            // fingerprints in deleted HEAD files, built on demand
@@ -341,7 +396,7 @@ func (s *Source) deletedKeys(feed scanner.Feed) map[string]bool {
 			s.addKeys(fps, e.hash, e.path, feed)
 			continue
 		}
-		t, err := s.repo.TreeObject(e.hash)
+		t, err := object.GetTree(s.objects, e.hash)
 		if err != nil {
 			feed.Note(fmt.Sprintf("could not read the committed directory %s (%v): keys moved out of it are reported as new", e.path, err))
 			continue
@@ -376,8 +431,15 @@ func (s *Source) addKeys(fps map[string]bool, h plumbing.Hash, path string, feed
 	}
 }
 
+// closeObjects releases the pack files the object store kept open.
+func (s *Source) closeObjects() {
+	if c, ok := s.objects.(io.Closer); ok && s.objects != s.repo.Storer {
+		c.Close()
+	}
+}
+
 func (s *Source) readBlob(h plumbing.Hash) ([]byte, error) {
-	b, err := s.repo.BlobObject(h)
+	b, err := object.GetBlob(s.objects, h)
 	if err != nil {
 		return nil, err
 	}
@@ -403,7 +465,7 @@ func (s *Source) headTree() (*object.Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve HEAD: %w", err)
 	}
-	c, err := s.repo.CommitObject(ref.Hash())
+	c, err := object.GetCommit(s.objects, ref.Hash())
 	if err != nil {
 		return nil, fmt.Errorf("read HEAD commit %s: %w", ref.Hash(), err)
 	}
@@ -438,7 +500,7 @@ func (s *Source) loadKnownTrees(feed scanner.Feed) {
 			if !plumbing.IsHash(line) {
 				continue
 			}
-			c, err := s.repo.CommitObject(plumbing.NewHash(line))
+			c, err := object.GetCommit(s.objects, plumbing.NewHash(line))
 			if err != nil {
 				feed.Note(fmt.Sprintf("%s %s unreadable (%v): keys it holds are reported as new", name, line, err))
 				continue
