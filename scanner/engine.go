@@ -1,9 +1,7 @@
 package scanner
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -79,17 +77,43 @@ type BinaryDetector interface {
 }
 
 // Expander opens containers (archives, compressed files) so their members
-// are scanned instead of their raw bytes. It runs on worker goroutines and
+// are scanned as well as their raw bytes. It runs on worker goroutines and
 // must be safe for concurrent use.
 type Expander interface {
 	// Wants reports, from the item and its first bytes (up to one chunk),
-	// whether the item is a container this expander opens.
+	// whether the item is a container this expander opens. It may record
+	// why it declines (a container nested too deep) through the Members of
+	// the container the item came from.
 	Wants(it Item, head []byte) bool
 	// Expand reads the container from r, positioned at its first byte, and
-	// calls scan for every member (which may itself be a container). An
-	// error is recorded against the item as a partial scan.
-	Expand(ctx context.Context, it Item, r io.Reader, scan func(Item)) error
+	// hands every member to m.Scan (a member may itself be a container).
+	// It returns nil when the container was read through, an error that
+	// matches ErrMalformed when its structure is damaged (after every
+	// member it could still decode was scanned), or another error when it
+	// had to stop for another reason. When m.Scan returns an error, Expand
+	// must stop and return it.
+	Expand(ctx context.Context, it Item, r io.Reader, m Members) error
 }
+
+// Members is what an Expander hands a container's members to.
+type Members interface {
+	// Scan scans one member, and expands it if it is a container, before
+	// it returns. A non-nil error means the expander must stop: the
+	// decoded-bytes budget is spent or the scan was cancelled.
+	Scan(member Item) error
+	// Skip records a coverage entry about the container or a member: a
+	// member left out by a cap, an encrypted member, a renamed member path.
+	Skip(s Skipped)
+}
+
+// DefaultMaxDecodedBytes is the default decoded-bytes budget of one
+// top-level item: 4 GiB. It is far above what the logs, source archives
+// and backups found in repositories and CI workspaces decode to (a 200 MB
+// log gzipped at 226:1 uses 5% of it, where a ratio cap cut it at 8 MiB),
+// and low enough that a decompression bomb costs one worker about five
+// seconds (measured: 4 GiB of gzipped zeros, 5.5 s of CPU) before it stops
+// with an error that names the item, the budget and the flag to raise it.
+const DefaultMaxDecodedBytes = 4 << 30
 
 // Options configure an Engine.
 type Options struct {
@@ -101,6 +125,16 @@ type Options struct {
 	Detectors []Detector
 	// Expander, if set, opens containers (archives, compressed files).
 	Expander Expander
+	// MaxDecodedBytes is the budget of decoded bytes of one top-level
+	// item, shared by its whole chain of nested containers (every level's
+	// output counts); 0 means DefaultMaxDecodedBytes. Reaching it is an
+	// error naming the item and the budget.
+	MaxDecodedBytes int64
+	// Exclude, if set, drops the findings at the paths it matches (after
+	// a source's Finish, so history findings are matched on their
+	// attributed paths), counted in a note. Sources that know paths before
+	// reading (the directory walker) skip excluded paths instead.
+	Exclude func(path string) bool
 	// Progress, if set, is called about every ProgressEvery while the scan
 	// runs, and once at the end.
 	Progress      func(Progress)
@@ -124,7 +158,8 @@ type Progress struct {
 }
 
 // Engine runs sources through the rules. It is the one place that owns
-// concurrency in a scan.
+// concurrency in a scan, and the one place that decides, from what every
+// item's read came to, what the coverage account says (DESIGN §3).
 type Engine struct {
 	opts Options
 }
@@ -145,6 +180,9 @@ func New(opts Options) *Engine {
 	opts.ChunkSize &^= 4095
 	if opts.Detectors == nil {
 		opts.Detectors = []Detector{Plain{}}
+	}
+	if opts.MaxDecodedBytes <= 0 {
+		opts.MaxDecodedBytes = DefaultMaxDecodedBytes
 	}
 	if opts.CancelGrace <= 0 {
 		opts.CancelGrace = 2 * time.Second
@@ -196,6 +234,7 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 	if fin, ok := src.(Finisher); ok && ctx.Err() == nil && srcErr == nil {
 		raw, finErr = fin.Finish(ctx, raw, r)
 	}
+	raw = r.dropExcluded(raw)
 	// After Finish, which may record skips and notes of its own.
 	r.mu.Lock()
 	skipped := append([]Skipped(nil), r.skipped...)
@@ -225,6 +264,27 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 		return res, srcErr
 	}
 	return res, finErr
+}
+
+// dropExcluded removes the findings at excluded paths and says how many.
+func (r *run) dropExcluded(fs []Finding) []Finding {
+	ex := r.e.opts.Exclude
+	if ex == nil {
+		return fs
+	}
+	kept := fs[:0]
+	n := 0
+	for _, f := range fs {
+		if f.Path != "" && ex(f.Path) {
+			n++
+			continue
+		}
+		kept = append(kept, f)
+	}
+	if n > 0 {
+		r.Note(fmt.Sprintf("%d finding(s) at excluded paths were dropped", n))
+	}
+	return kept
 }
 
 // wait waits for the workers. After cancellation it waits at most grace
@@ -300,7 +360,7 @@ func (r *run) Send(ctx context.Context, it Item) error {
 	}
 	r.pool.Go(func() {
 		defer func() { <-r.slots }()
-		r.scanItem(ctx, it, 0)
+		r.scanTop(ctx, it)
 		r.done.Add(1)
 	})
 	return nil
@@ -326,166 +386,11 @@ func (r *run) AddCommits(n int64) { r.commits.Add(n) }
 // Expect implements Feed.
 func (r *run) Expect(n int64) { r.expected.Add(n) }
 
-// maxNesting bounds how deep expanders may recurse, whatever they do.
-const maxNesting = 8
-
-// scanItem reads one item and records its findings. It runs on a worker.
-func (r *run) scanItem(ctx context.Context, it Item, depth int) {
-	if ctx.Err() != nil {
-		return
-	}
-	switch it.Counts {
-	case CountFile:
-		r.files.Add(1)
-	case CountBlob:
-		r.blobs.Add(1)
-	}
-	if it.Data != nil {
-		if r.wantsExpansion(it, it.Data, depth) {
-			err := r.expand(ctx, it, bytes.NewReader(it.Data), depth)
-			if err == nil {
-				return
-			}
-			// Could not unpack it: scan the raw bytes instead, so a key
-			// stored uncompressed (tar members, stored zip entries) is
-			// still found.
-			r.containerFailed(it, err, true)
-		}
-		r.bytes.Add(int64(len(it.Data)))
-		r.scanWindow(it, it.Data, 0, 0, len(it.Data), newLineState(it.Data), true)
-		return
-	}
-	if it.Open == nil {
-		r.Skip(Skipped{Path: displayPath(it), Reason: "internal error: item has no content", Kind: KindError})
-		return
-	}
-	rc, err := it.Open()
-	if err != nil {
-		r.Skip(Skipped{Path: displayPath(it), Reason: cleanReason(err), Kind: KindError})
-		return
-	}
-	defer rc.Close()
-	expandErr, err := r.scanStream(ctx, it, rc, depth)
-	if expandErr != nil && ctx.Err() == nil {
-		// The container could not be unpacked (corrupt, truncated, not
-		// really an archive): scan its raw bytes instead if the item can
-		// be read again, so a key stored uncompressed is still found.
-		rescan := !it.Once
-		if rescan {
-			rc.Close()
-			rc2, err2 := it.Open()
-			if err2 != nil {
-				rescan = false
-			} else {
-				defer rc2.Close()
-				_, err = r.scanStream(ctx, it, rc2, noExpand)
-			}
-		}
-		r.containerFailed(it, expandErr, rescan)
-	}
-	if err != nil {
-		reason := cleanReason(err)
-		if errors.Is(err, context.Canceled) {
-			reason = "scan interrupted before this was fully read"
-		}
-		r.Skip(Skipped{Path: displayPath(it), Reason: reason, Kind: KindError})
-	}
-}
-
-func (r *run) wantsExpansion(it Item, head []byte, depth int) bool {
-	return r.e.opts.Expander != nil && depth < maxNesting && r.e.opts.Expander.Wants(it, head)
-}
-
-// expand hands a container to the expander; its members are scanned on
-// this same worker, one level deeper. It returns why the container could
-// not be read through, or nil.
-func (r *run) expand(ctx context.Context, it Item, rd io.Reader, depth int) error {
-	err := r.e.opts.Expander.Expand(ctx, it, rd, func(child Item) {
-		r.scanItem(ctx, child, depth+1)
-	})
-	if ctx.Err() != nil {
-		return nil
-	}
-	return err
-}
-
-// containerFailed records a container that could not be unpacked, saying
-// whether its raw bytes were scanned instead.
-func (r *run) containerFailed(it Item, err error, rawScanned bool) {
-	reason := cleanReason(err)
-	if rawScanned {
-		reason += " (its raw bytes were scanned instead)"
-	}
-	r.Skip(Skipped{Path: displayPath(it), Reason: reason, Kind: KindError})
-}
-
-// noExpand is a depth at which containers are scanned as raw bytes.
-const noExpand = maxNesting
-
-// scanStream reads rc in chunks that overlap by Reach+lineContext bytes.
-// Each window "owns" the key starts in [ownStart, ownEnd): the first window
-// owns from 0, later ones from lineContext (the bytes before are context);
-// every window but the last leaves its final Reach bytes to the next. So
-// each start position is examined by exactly one window, always with the
-// whole key and both of its boundaries in view.
-func (r *run) scanStream(ctx context.Context, it Item, rc io.Reader, depth int) (expandErr, err error) {
-	bp := r.bufs.Get().(*[]byte)
-	defer r.bufs.Put(bp)
-	buf := *bp
-	carry := 0
-	var base int64 // absolute offset of buf[0]
-	var ls lineState
-	first := true
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n, err := fill(rc, buf[carry:])
-		total := carry + n
-		r.bytes.Add(int64(n))
-		final := false
-		switch {
-		case err == nil:
-		case err == io.EOF:
-			final = true
-		default:
-			return nil, fmt.Errorf("read error at byte %d: %w", base+int64(total), err)
-		}
-		if first {
-			first = false
-			ls = newLineState(buf[:total])
-			if r.wantsExpansion(it, buf[:total], depth) {
-				// The expander reads the container from its first byte:
-				// what was read so far, then the rest of the stream. Its
-				// members' bytes are counted as they are scanned.
-				r.bytes.Add(-int64(n))
-				return r.expand(ctx, it, io.MultiReader(bytes.NewReader(buf[:total]), rc), depth), nil
-			}
-		}
-		ownStart := 0
-		if base > 0 {
-			ownStart = lineContext
-		}
-		ownEnd := total
-		if !final {
-			ownEnd = total - Reach
-		}
-		ls = r.scanWindow(it, buf[:total], base, ownStart, ownEnd, ls, final)
-		if final {
-			return nil, nil
-		}
-		// Keep the context and the unowned tail for the next window.
-		keep := lineContext + Reach
-		copy(buf, buf[total-keep:total])
-		base += int64(total - keep)
-		carry = keep
-	}
-}
-
 // scanWindow runs the detectors over window, records the hits whose start
-// lies in [ownStart, ownEnd), and returns the line state advanced to
-// ownEnd. base is the absolute offset of window[0].
-func (r *run) scanWindow(it Item, window []byte, base int64, ownStart, ownEnd int, ls lineState, final bool) lineState {
+// lies in [ownStart, ownEnd) into sk, and returns the line state advanced
+// to ownEnd (unchanged when last: nothing follows). base is the absolute
+// offset of window[0].
+func (r *run) scanWindow(sk *sink, window []byte, base int64, ownStart, ownEnd int, ls lineState, last bool) lineState {
 	for _, d := range r.e.opts.Detectors {
 		detect := d.Detect
 		if bd, ok := d.(BinaryDetector); ok && ls.binary {
@@ -500,10 +405,10 @@ func (r *run) scanWindow(it Item, window []byte, base int64, ownStart, ownEnd in
 				r.allowMarked.Add(1)
 				return
 			}
-			r.record(it, window, base, ownStart, ls, h)
+			r.record(sk, window, base, ownStart, ls, h)
 		})
 	}
-	if final {
+	if last {
 		return ls
 	}
 	return ls.advance(window[ownStart:ownEnd], base+int64(ownStart))
@@ -511,9 +416,10 @@ func (r *run) scanWindow(it Item, window []byte, base int64, ownStart, ownEnd in
 
 // record turns a hit into a finding. Line and column are computed here,
 // only for the rare windows that hold a key.
-func (r *run) record(it Item, window []byte, base int64, ownStart int, ls lineState, h Hit) {
+func (r *run) record(sk *sink, window []byte, base int64, ownStart int, ls lineState, h Hit) {
 	line, col := ls.position(window, base, ownStart, h.Start)
 	key := string(h.Key)
+	it := &sk.it
 	f := it.Template
 	f.Rule = h.Rule
 	f.Source = it.Source
@@ -527,9 +433,33 @@ func (r *run) record(it Item, window []byte, base int64, ownStart int, ls lineSt
 	f.Encoding = h.Encoding
 	f.Object = it.Object
 	f.Offset = base + int64(h.Start)
-	r.mu.Lock()
-	r.findings = append(r.findings, f)
-	r.mu.Unlock()
+	r.emit(sk, f)
+}
+
+// emit hands a finding to where it belongs: the result, or the container
+// being expanded, which keeps it until all its members are scanned.
+func (r *run) emit(sk *sink, f Finding) {
+	switch {
+	case sk.to == nil:
+		r.mu.Lock()
+		r.findings = append(r.findings, f)
+		r.mu.Unlock()
+	case sk.raw:
+		sk.to.raw = append(sk.to.raw, f)
+	default:
+		sk.to.add(f)
+	}
+}
+
+// sink says where the findings of one stream of bytes go.
+type sink struct {
+	it Item
+	// to is the container frame that collects them; nil sends them to
+	// the result directly.
+	to *frame
+	// raw marks the container's own bytes (not a member's): those
+	// findings are kept only for keys no member holds.
+	raw bool
 }
 
 func roundEntropy(h float64) float64 {
@@ -544,32 +474,4 @@ func displayPath(it Item) string {
 		return it.Object
 	}
 	return "(" + it.Source + ")"
-}
-
-// fill reads into buf until it is full or the reader ends. Unlike
-// io.ReadFull it reports only a clean end as io.EOF (with the bytes read),
-// so a reader's own io.ErrUnexpectedEOF — a truncated gzip stream or git
-// object — is an error, not the end of the content.
-func fill(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-		if m == 0 {
-			// Tolerate a few empty reads, as io.ReadAtLeast does not:
-			// a reader that keeps returning nothing is broken.
-			m2, err := r.Read(buf[n:])
-			n += m2
-			if err != nil {
-				return n, err
-			}
-			if m2 == 0 {
-				return n, io.ErrNoProgress
-			}
-		}
-	}
-	return n, nil
 }

@@ -224,28 +224,34 @@ func TestFindingsAreSorted(t *testing.T) {
 }
 
 // fakeExpander claims items whose content starts with "ARCHIVE" and fails
-// to unpack them, as a truncated archive would.
-type fakeExpander struct{}
+// to unpack them with err, as a truncated (or otherwise unreadable)
+// archive would.
+type fakeExpander struct{ err error }
 
 func (fakeExpander) Wants(it scanner.Item, head []byte) bool {
 	return bytes.HasPrefix(head, []byte("ARCHIVE"))
 }
 
-func (fakeExpander) Expand(ctx context.Context, it scanner.Item, r io.Reader, scan func(scanner.Item)) error {
-	return errors.New("truncated archive")
+func (x fakeExpander) Expand(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
+	io.CopyN(io.Discard, r, 10) // reads a little, as a parser does before it gives up
+	return x.err
 }
 
-// A container that cannot be unpacked is still scanned as raw bytes, and
-// the failure is recorded as a partial scan.
-func TestBrokenContainerScannedRaw(t *testing.T) {
+// errMalformed is a decoder's complaint about its input.
+var errMalformed = fmt.Errorf("truncated archive: %w", scanner.ErrMalformed)
+
+// A container whose structure is damaged is scanned as raw bytes too —
+// in memory, streamed, and read once (its bytes are teed off as the
+// expander reads them) — so the damage is a note, not an error. Any other
+// reason an expander stops is an error.
+func TestBrokenContainer(t *testing.T) {
 	text, keys := rulestest.Fill("ARCHIVE header\nstored member: {{KEY}}\n")
-	eng := scanner.New(scanner.Options{Expander: fakeExpander{}})
-	stream := streamed("a.tar", []byte(text))
-	once := streamed("stdin.tar", []byte(text))
-	once.Once = true
-	res, err := eng.Run(context.Background(), scanner.ItemList{
-		{Path: "mem.tar", Source: scanner.SourceFile, Data: []byte(text)}, stream, once,
-	})
+	items := func() scanner.ItemList {
+		once := streamed("stdin.tar", []byte(text))
+		once.Once = true
+		return scanner.ItemList{{Path: "mem.tar", Source: scanner.SourceFile, Data: []byte(text)}, streamed("a.tar", []byte(text)), once}
+	}
+	res, err := scanner.New(scanner.Options{Expander: fakeExpander{errMalformed}}).Run(context.Background(), items())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,17 +262,270 @@ func TestBrokenContainerScannedRaw(t *testing.T) {
 		}
 		paths = append(paths, f.Path)
 	}
-	if strings.Join(paths, " ") != "a.tar mem.tar" {
-		t.Fatalf("raw-scanned %v, want a.tar and mem.tar (stdin.tar cannot be re-read)", paths)
+	if strings.Join(paths, " ") != "a.tar mem.tar stdin.tar" {
+		t.Fatalf("raw-scanned %v, want all three", paths)
 	}
-	if !res.Coverage.Partial() || len(res.Coverage.Skipped) != 3 {
-		t.Fatalf("want 3 error skips, got %+v", res.Coverage.Skipped)
+	if res.Coverage.Partial() || len(res.Coverage.Skipped) != 3 {
+		t.Fatalf("want 3 notes, got %+v", res.Coverage.Skipped)
 	}
 	for _, s := range res.Coverage.Skipped {
-		raw := strings.Contains(s.Reason, "raw bytes were scanned")
-		if raw != (s.Path != "stdin.tar") || !strings.Contains(s.Reason, "truncated archive") {
-			t.Errorf("%s: reason %q", s.Path, s.Reason)
+		if s.Kind != scanner.KindNote || !strings.Contains(s.Reason, "truncated archive") || !strings.Contains(s.Reason, "raw bytes") {
+			t.Errorf("%s: %+v", s.Path, s)
 		}
+	}
+
+	res, err = scanner.New(scanner.Options{Expander: fakeExpander{errors.New("cannot spool")}}).Run(context.Background(), items())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 3 || !res.Coverage.Partial() || len(res.Coverage.Skipped) != 3 {
+		t.Fatalf("findings %d, skipped %+v", len(res.Findings), res.Coverage.Skipped)
+	}
+	for _, s := range res.Coverage.Skipped {
+		if !s.IsError() || s.Reason != "cannot spool" {
+			t.Errorf("%+v", s)
+		}
+	}
+}
+
+// passExpander claims "ARCHIVE" items and hands their whole content on as
+// one member, through a reader built by wrap (nil: as it is).
+type passExpander struct {
+	wrap func(io.Reader) io.Reader
+}
+
+func (passExpander) Wants(it scanner.Item, head []byte) bool {
+	return bytes.HasPrefix(head, []byte("ARCHIVE")) && !strings.Contains(it.Path, "!")
+}
+
+func (x passExpander) Expand(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
+	if x.wrap != nil {
+		r = x.wrap(r)
+	}
+	return m.Scan(scanner.Item{Path: it.Path + "!member", Source: it.Source, Size: -1, Once: true,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(r), nil }})
+}
+
+// A key both in a container's raw bytes and in its member (a tar's stored
+// member) is reported once, from the member.
+func TestKeyInRawAndMemberReportedOnce(t *testing.T) {
+	text, _ := rulestest.Fill("ARCHIVE\nk={{KEY}}\n")
+	res, err := scanner.New(scanner.Options{Expander: passExpander{}}).Run(context.Background(), scanner.ItemList{
+		{Path: "mem", Source: scanner.SourceFile, Data: []byte(text)}, streamed("stream", []byte(text)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, fmt.Sprintf("%s:%d", f.Path, f.Line))
+	}
+	if strings.Join(got, " ") != "mem!member:2 stream!member:2" || len(res.Coverage.Skipped) != 0 {
+		t.Fatalf("findings %v, skipped %+v", got, res.Coverage.Skipped)
+	}
+}
+
+// dataThenError returns all its data together with err, in one Read.
+type dataThenError struct {
+	data []byte
+	err  error
+}
+
+func (d *dataThenError) Read(p []byte) (int, error) {
+	if len(d.data) == 0 {
+		return 0, d.err
+	}
+	n := copy(p, d.data)
+	d.data = d.data[n:]
+	if len(d.data) == 0 {
+		return n, d.err
+	}
+	return n, nil
+}
+
+// Bytes that arrive together with a read error are matched before the
+// error is recorded: for a file (an error), and for a member whose decoder
+// hit damage (a note on its container).
+func TestBytesWithErrorAreScanned(t *testing.T) {
+	text, keys := rulestest.Fill("a\nk={{KEY}}")
+	boom := errors.New("device error")
+	res, err := scanner.New(scanner.Options{ChunkSize: 4096}).Run(context.Background(), scanner.ItemList{
+		{Path: "f", Source: scanner.SourceFile, Open: func() (io.ReadCloser, error) {
+			return io.NopCloser(&dataThenError{data: []byte(text), err: boom}), nil
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Key != keys["KEY"] || res.Findings[0].Line != 2 {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+	if len(res.Coverage.Skipped) != 1 || !res.Coverage.Partial() || !strings.Contains(res.Coverage.Skipped[0].Reason, "device error") {
+		t.Fatalf("skipped %+v", res.Coverage.Skipped)
+	}
+
+	member := passExpander{wrap: func(r io.Reader) io.Reader {
+		b, _ := io.ReadAll(r)
+		return &dataThenError{data: b, err: errMalformed}
+	}}
+	arch := "ARCHIVE\n" + text
+	res, err = scanner.New(scanner.Options{ChunkSize: 4096, Expander: member}).Run(context.Background(), scanner.ItemList{streamed("x.tar", []byte(arch))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Path != "x.tar!member" {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+	if len(res.Coverage.Skipped) != 1 || res.Coverage.Partial() ||
+		!strings.Contains(res.Coverage.Skipped[0].Reason, "truncated archive: malformed container (in member member, at byte") {
+		t.Fatalf("skipped %+v", res.Coverage.Skipped)
+	}
+}
+
+// sparseContent is a HoleReader over data runs at offsets; between them
+// are holes.
+type sparseContent struct {
+	runs []run
+	i    int
+	pos  int64
+}
+
+type run struct {
+	at   int64
+	data string
+}
+
+func (s *sparseContent) DataOffset() int64 {
+	if s.i < len(s.runs) && s.pos < s.runs[s.i].at {
+		s.pos = s.runs[s.i].at
+	}
+	return s.pos
+}
+
+func (s *sparseContent) Read(p []byte) (int, error) {
+	if s.i == len(s.runs) {
+		return 0, io.EOF
+	}
+	r := s.runs[s.i]
+	s.DataOffset()
+	n := copy(p, r.data[s.pos-r.at:])
+	s.pos += int64(n)
+	if s.pos == r.at+int64(len(r.data)) {
+		s.i++
+	}
+	return n, nil
+}
+
+func (s *sparseContent) Close() error { return nil }
+
+// Holes are skipped, not read: a terabyte of them costs nothing. Lines,
+// columns and offsets stay those of the real content (holes hold no
+// newlines; their zeros count in a column like any byte), and a
+// hole is a NUL boundary: keys right before and after one are found,
+// never glued to what lies across it.
+func TestHolesAreSkipped(t *testing.T) {
+	k1, k2, k3 := rulestest.APIKey(), rulestest.APIKey(), rulestest.APIKey()
+	const tb = int64(1) << 40
+	runs := []run{
+		{0, "first line\nsecond: " + k1},
+		{tb, "abc"},         // would glue to k1's end without the hole
+		{2 * tb, k2 + "\n"}, // right after a hole, on line 2 still
+		{3 * tb, "x=" + k3}, // line 3
+		{4 * tb, "tail"},
+	}
+	res, err := scanner.New(scanner.Options{ChunkSize: 4096}).Run(context.Background(), scanner.ItemList{
+		{Path: "sparse", Source: scanner.SourceFile, Open: func() (io.ReadCloser, error) { return &sparseContent{runs: runs}, nil }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Coverage.Bytes > 1000 || len(res.Coverage.Skipped) != 0 {
+		t.Fatalf("coverage %+v", res.Coverage)
+	}
+	want := []struct {
+		key       string
+		line, col int
+		off       int64
+	}{
+		{k1, 2, 9, int64(len("first line\nsecond: "))},
+		{k2, 2, int(2*tb - 11 + 1), 2 * tb},
+		// Columns count bytes, and a hole's zeros are bytes of its line.
+		{k3, 3, int(3*tb + 2 - (2*tb + int64(len(k2)) + 1) + 1), 3*tb + 2},
+	}
+	if len(res.Findings) != len(want) {
+		t.Fatalf("%d findings, want %d", len(res.Findings), len(want))
+	}
+	for i, w := range want {
+		f := res.Findings[i]
+		if f.Key != w.key || f.Line != w.line || f.Column != w.col || f.Offset != w.off {
+			t.Errorf("key %d: at %d:%d offset %d, want %d:%d offset %d", i+1, f.Line, f.Column, f.Offset, w.line, w.col, w.off)
+		}
+	}
+}
+
+// Content that starts with a hole is binary (it starts with NULs), so
+// keys glued to other strings are found, as in any binary.
+func TestLeadingHoleIsBinary(t *testing.T) {
+	key := rulestest.APIKey()
+	runs := []run{{1 << 30, "spans" + key + "reflect"}}
+	res, err := scanner.New(scanner.Options{}).Run(context.Background(), scanner.ItemList{
+		{Path: "s", Source: scanner.SourceFile, Open: func() (io.ReadCloser, error) { return &sparseContent{runs: runs}, nil }},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Offset != 1<<30+5 {
+		t.Fatalf("findings %+v", res.Findings)
+	}
+}
+
+// The decoded-bytes budget is charged by every member's bytes, whatever
+// their ratio; reaching it is one error naming the item, the budget and
+// the flag. A member that ends exactly at the budget is no error.
+func TestBudget(t *testing.T) {
+	text, _ := rulestest.Fill("ARCHIVE\nk={{KEY}}\n")
+	big := text + strings.Repeat("log line\n", 2000)
+	for _, c := range []struct {
+		budget int64
+		err    bool
+	}{{int64(len(big)), false}, {int64(len(big)) - 1, true}, {100, true}} {
+		res, err := scanner.New(scanner.Options{Expander: passExpander{}, MaxDecodedBytes: c.budget}).
+			Run(context.Background(), scanner.ItemList{streamed("big.log.gz", []byte(big))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Coverage.Partial() != c.err {
+			t.Fatalf("budget %d: skipped %+v", c.budget, res.Coverage.Skipped)
+		}
+		if !c.err {
+			continue
+		}
+		if len(res.Coverage.Skipped) != 1 {
+			t.Fatalf("budget %d: skipped %+v", c.budget, res.Coverage.Skipped)
+		}
+		s := res.Coverage.Skipped[0]
+		if s.Path != "big.log.gz" || !strings.Contains(s.Reason, fmt.Sprintf("budget of %s reached at big.log.gz!member", scanner.SizeString(c.budget))) ||
+			!strings.Contains(s.Reason, "--max-decoded-bytes") {
+			t.Errorf("budget %d: %+v", c.budget, s)
+		}
+	}
+}
+
+// Exclude drops findings at excluded paths after the source is done (for
+// history, once paths are attributed) and says how many.
+func TestExcludeDropsFindings(t *testing.T) {
+	text, _ := rulestest.Fill("k={{KEY}}\n")
+	res, err := scanner.New(scanner.Options{Exclude: func(p string) bool { return strings.HasPrefix(p, "vendor/") }}).
+		Run(context.Background(), scanner.ItemList{
+			{Path: "vendor/x", Source: scanner.SourceGit, Data: []byte(text)},
+			{Path: "src/y", Source: scanner.SourceGit, Data: []byte(text)},
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 1 || res.Findings[0].Path != "src/y" || len(res.Coverage.Notes) != 1 ||
+		!strings.Contains(res.Coverage.Notes[0], "1 finding(s) at excluded paths") {
+		t.Fatalf("findings %+v notes %v", res.Findings, res.Coverage.Notes)
 	}
 }
 

@@ -197,8 +197,10 @@ type Item struct {
 	// expensive part of reading (I/O, decompression) runs in parallel.
 	Open func() (io.ReadCloser, error)
 	// Once is set when Open can only be called once (a stream such as
-	// standard input). Otherwise the engine may open the item again, to
-	// scan a container it could not unpack as raw bytes.
+	// standard input). Otherwise an expander may open the item again (zip
+	// reads a file on disk in place). The engine itself reads every item
+	// once: a container's raw bytes are scanned as the expander reads them.
+	// The reader Open returns may be a HoleReader (holes are skipped).
 	Once bool
 	// Template is copied into every finding of this item before the
 	// match-specific fields are filled in (git attribution, for example).

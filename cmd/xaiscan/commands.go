@@ -27,7 +27,7 @@ func (a *app) runDir(ctx context.Context, args []string) int {
 	if done {
 		return code
 	}
-	src := files.New(roots, files.Options{FollowSymlinks: sf.followSymlinks})
+	src := files.New(roots, sf.walkOptions(configRoot(roots)))
 	return a.execute(ctx, sf, plan{root: configRoot(roots), sources: []scanner.Source{src}, progressNoun: "files"})
 }
 

@@ -70,7 +70,7 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 		if sf.rangeSpec != "" || sf.branch != "" {
 			return a.fail(usagef("--range and --branch need a git repository; %s is not in one", path))
 		}
-		src := files.New([]string{path}, files.Options{FollowSymlinks: sf.followSymlinks})
+		src := files.New([]string{path}, sf.walkOptions(configRoot([]string{path})))
 		return a.execute(ctx, sf, plan{root: configRoot([]string{path}), sources: []scanner.Source{src}, progressNoun: "files"})
 	}
 	if err != nil {
@@ -107,7 +107,7 @@ func (a *app) runAudit(ctx context.Context, args []string) int {
 // files that match them.
 func worktreeSource(loc gitsource.Location, sf *scanFlags) scanner.Source {
 	wt := loc.WorkTree
-	o := files.Options{FollowSymlinks: sf.followSymlinks}
+	o := sf.walkOptions(wt)
 	filter, err := gitsource.WorktreeFilterAt(loc, wt)
 	if err != nil {
 		o.Filter = func(rel string, isDir bool) bool { return rel != ".git" }

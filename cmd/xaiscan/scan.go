@@ -50,6 +50,9 @@ type scanFlags struct {
 	stdinName      string
 	noProgress     bool
 	act            actFlags
+	maxDecoded     sizeValue
+	maxFileSize    sizeValue
+	exclude        globList
 	// failOn is --fail-on: "any" key fails (exit 1), or only "live" ones
 	// (live or unknown after --verify).
 	failOn string
@@ -81,7 +84,7 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 	fs.IntVarP(&sf.workers, "workers", "j", runtime.NumCPU(), "number of files or objects scanned in parallel")
 	fs.BoolVar(&sf.noDecode, "no-decode", false, "do not look for base64- and UTF-16-encoded keys")
 	fs.BoolVar(&sf.noArchives, "no-archives", false, "do not open .gz, .zip, .tar and .tar.gz files")
-	fs.IntVar(&sf.archiveDepth, "archive-depth", 3, "how deep to open archives nested in archives")
+	fs.IntVar(&sf.archiveDepth, "archive-depth", archive.DefaultMaxDepth, "how deep to open archives nested in archives (at most 8)")
 	fs.BoolVar(&sf.noAllowMarkers, "no-allow-markers", false, "report keys on lines with an allow marker (xaiscan:allow, gitleaks:allow, ...) too")
 	switch k {
 	case kindAudit, kindDir:
@@ -97,6 +100,12 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 		fs.StringVar(&sf.stdinName, "stdin-name", "-", "`PATH` to show in reports for standard input")
 	}
 	fs.BoolVar(&sf.noProgress, "no-progress", false, "no progress line on a terminal")
+	sf.maxDecoded = scanner.DefaultMaxDecodedBytes
+	fs.Var(&sf.maxDecoded, "max-decoded-bytes", "budget of bytes decoded from one file or object, all nested archives included")
+	fs.Var(&sf.exclude, "exclude", "do not read paths matching `GLOB` (gitignore-like, ** for any depth; repeatable); in history, drop findings there")
+	if k == kindAudit || k == kindDir {
+		fs.Var(&sf.maxFileSize, "max-file-size", "do not read files larger than `SIZE` (e.g. 100MiB; default: no limit)")
+	}
 	if k == kindStaged || k == kindPrePush {
 		fs.BoolVarP(&sf.verbose, "verbose", "v", false, "also print the summary when no key is found (hooks are silent then)")
 	}
@@ -155,8 +164,8 @@ func (sf *scanFlags) validate(fs *pflag.FlagSet) error {
 	if sf.workers < 1 {
 		return usagef("--workers must be at least 1, not %d", sf.workers)
 	}
-	if sf.archiveDepth < 0 {
-		return usagef("--archive-depth must not be negative")
+	if sf.archiveDepth < 0 || sf.archiveDepth > scanner.MaxNesting {
+		return usagef("--archive-depth must be between 0 and %d", scanner.MaxNesting)
 	}
 	if sf.rangeSpec != "" && sf.branch != "" {
 		return usagef("--range and --branch cannot be used together")
@@ -170,7 +179,10 @@ func (sf *scanFlags) engineOptions() scanner.Options {
 	if !sf.noDecode {
 		dets = append(dets, decode.Detectors()...)
 	}
-	o := scanner.Options{Workers: sf.workers, Detectors: dets, IgnoreAllowMarkers: sf.noAllowMarkers}
+	o := scanner.Options{Workers: sf.workers, Detectors: dets, MaxDecodedBytes: int64(sf.maxDecoded), IgnoreAllowMarkers: sf.noAllowMarkers}
+	if len(sf.exclude) > 0 {
+		o.Exclude = sf.exclude.match
+	}
 	if !sf.noArchives && sf.archiveDepth > 0 {
 		o.Expander = archive.New(archive.Options{MaxDepth: sf.archiveDepth})
 	}

@@ -1,27 +1,34 @@
 // Package archive is the scanner's Expander for compressed files and
-// archives: gzip (.gz), zip (.zip and zip-based formats such as .jar, .whl,
-// .apk, .docx), tar, and gzip-compressed tar (.tar.gz, .tgz), nested to a
-// bounded depth.
+// archives: gzip (.gz), bzip2 (.bz2), zip (.zip and zip-based formats such
+// as .jar, .whl, .apk, .docx), tar (with GNU and PAX sparse members), and
+// compressed tars (.tar.gz, .tgz, .tar.bz2), nested to a bounded depth.
 //
 // Containers are recognised by their first bytes, never by their name
 // alone. Members become scanner.Items whose Path is
 // "outer.zip!inner/path" (one '!' per level), so findings and coverage
-// name the member; a gzip stream whose content is a tar is one archive
-// ("x.tar.gz!member"), not two levels.
+// name the member; a compressed stream whose content is a tar is one
+// archive ("x.tar.gz!member"), not two levels.
 //
-// Hostile input is bounded: decompressed bytes per top-level archive
-// (every nested level included), decompression ratio, member count and
-// nesting depth are capped (Options). Whatever a cap cuts off, and every
-// corrupt or truncated container, is reported — as the error Expand returns
-// (which the engine records as a Skipped entry with Error set against the
-// archive), as a read error of the member being scanned (recorded against
-// the member), or through Options.Report. Member names are sanitised: no
-// leading '/', no "." or ".." components, no control characters.
+// Everything decodable is decoded: a gzip stream up to the cut, tar members
+// up to a truncation, a zip without a usable central directory from its
+// local headers. Damage is then returned as an error matching
+// scanner.ErrMalformed, which the engine records as a note, since it also
+// scans every container's raw bytes. Sparse tar members are read as their
+// data fragments (scanner.HoleReader), never as the zeros of their holes.
+//
+// Hostile input is bounded: the engine charges every decoded byte to the
+// top-level item's budget; this package caps members per top-level item
+// and nesting depth (Options), and reports each cut-off as a coverage
+// error. Member names are sanitised: no leading '/', no "." or ".."
+// components, no control characters.
 package archive
 
 import (
 	"bufio"
 	"bytes"
+	"compress/bzip2"
+	"compress/flate"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -35,64 +42,49 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultMaxDepth   = 3
-	DefaultMaxBytes   = 1 << 30
-	DefaultMaxRatio   = 100
-	DefaultRatioFloor = 8 << 20
+	// DefaultMaxDepth opens archives nested 6 deep: a jar in a fat jar in
+	// a layer of an image tarball, a fuzz corpus zip in a module zip. The
+	// decoded-bytes budget, not the depth, is what bounds a nested bomb.
+	DefaultMaxDepth   = 6
 	DefaultMaxMembers = 100_000
 	DefaultMaxMemZip  = 64 << 20
+	DefaultMaxSpool   = 4 << 30
 )
 
 // Options bound what an Expander will do. Zero fields take the defaults.
 type Options struct {
 	// MaxDepth is how many container levels are opened: 3 opens a zip in
 	// a tar.gz in a gz, and scans a container found deeper as raw bytes
-	// (reported).
+	// only (reported as an error: its members went unread). At most
+	// scanner.MaxNesting.
 	MaxDepth int
-	// MaxBytes caps the decompressed bytes read from one top-level
-	// archive, all nested levels included.
-	MaxBytes int64
-	// MaxRatio caps decompressed/compressed bytes, per zip member and per
-	// gzip stream, once more than RatioFloor bytes came out: real data
-	// rarely compresses beyond 20:1, bombs do 1000:1.
-	MaxRatio   int64
-	RatioFloor int64
 	// MaxMembers caps the members of one top-level archive, nested levels
 	// included.
 	MaxMembers int64
 	// MaxMemZip is the largest zip read from a stream (standard input, a
 	// git blob, a member of another archive) that is held in memory to get
 	// the random access zip needs; larger ones are spooled to a temporary
-	// file in TempDir ("" means os.TempDir()), removed after use.
+	// file in TempDir ("" means os.TempDir()), removed after use, up to
+	// MaxSpool bytes. (A member's bytes are charged to the engine's budget
+	// as they are spooled.)
 	MaxMemZip int64
+	MaxSpool  int64
 	TempDir   string
-	// Report, if set, receives what the expander cut off or changed while
-	// it carried on: members skipped by a cap, nested containers beyond
-	// MaxDepth, encrypted zip members (Error set), and renamed member paths
-	// (Error false). It may be called from several goroutines at once. When
-	// nil, the entries with Error set are folded into the error Expand
-	// returns for the top-level item, and the others are dropped.
-	Report func(scanner.Skipped)
 }
 
 func (o *Options) fill() {
 	if o.MaxDepth <= 0 {
 		o.MaxDepth = DefaultMaxDepth
 	}
-	if o.MaxBytes <= 0 {
-		o.MaxBytes = DefaultMaxBytes
-	}
-	if o.MaxRatio <= 0 {
-		o.MaxRatio = DefaultMaxRatio
-	}
-	if o.RatioFloor <= 0 {
-		o.RatioFloor = DefaultRatioFloor
-	}
+	o.MaxDepth = min(o.MaxDepth, scanner.MaxNesting)
 	if o.MaxMembers <= 0 {
 		o.MaxMembers = DefaultMaxMembers
 	}
 	if o.MaxMemZip <= 0 {
 		o.MaxMemZip = DefaultMaxMemZip
+	}
+	if o.MaxSpool <= 0 {
+		o.MaxSpool = DefaultMaxSpool
 	}
 }
 
@@ -101,8 +93,8 @@ type Expander struct {
 	opts Options
 	// members maps the items this expander handed to the engine (by
 	// memberKey) to their nesting state while they are being scanned. The
-	// engine scans a member synchronously inside Expand's scan callback,
-	// so an entry lives exactly as long as that call.
+	// engine scans a member synchronously inside Members.Scan, so an entry
+	// lives exactly as long as that call.
 	members sync.Map
 }
 
@@ -162,18 +154,17 @@ func isTar(head []byte) bool {
 }
 
 // session is the state shared by a top-level archive and everything nested
-// in it: the caps are per top-level archive.
+// in it: the member cap is per top-level archive.
 type session struct {
-	bytesLeft   atomic.Int64
 	membersLeft atomic.Int64
-	mu          sync.Mutex
-	cut         []string // cut-offs to fold into the top-level error when Report is nil
 }
 
 // level is what the expander knows about an item it is scanning.
 type level struct {
 	depth int // containers around the item: 0 for a top-level item
 	s     *session
+	// m is the container's Members, for reports about the item.
+	m scanner.Members
 }
 
 // memberKey identifies a member item between Expand (which registers it)
@@ -190,9 +181,9 @@ func (e *Expander) levelOf(it scanner.Item) (level, bool) {
 	return v.(level), true
 }
 
-// Wants implements scanner.Expander: it opens gzip, zip and tar content,
-// unless the item is already MaxDepth containers deep (then the item is
-// scanned as raw bytes and the cut-off reported).
+// Wants implements scanner.Expander: it opens the containers it
+// recognises, unless the item is already MaxDepth containers deep (then
+// the item is scanned as raw bytes only, and the cut-off reported).
 func (e *Expander) Wants(it scanner.Item, head []byte) bool {
 	k := sniff(head)
 	if k == kindNone {
@@ -200,50 +191,22 @@ func (e *Expander) Wants(it scanner.Item, head []byte) bool {
 	}
 	lv, nested := e.levelOf(it)
 	if nested && lv.depth >= e.opts.MaxDepth {
-		e.report(lv.s, scanner.Skipped{Path: it.Path, Kind: scanner.KindError,
-			Reason: fmt.Sprintf("%s archive nested deeper than %d levels: scanned as raw bytes, members not opened", k, e.opts.MaxDepth)})
+		lv.m.Skip(scanner.ErrorAt(it.Path,
+			fmt.Sprintf("%s archive nested deeper than %d levels: scanned as raw bytes, members not opened (--archive-depth)", k, e.opts.MaxDepth)))
 		return false
 	}
 	return true
 }
 
-// report records a cut-off or a rename.
-func (e *Expander) report(s *session, sk scanner.Skipped) {
-	if e.opts.Report != nil {
-		e.opts.Report(sk)
-		return
-	}
-	if sk.IsError() && s != nil {
-		s.mu.Lock()
-		s.cut = append(s.cut, sk.Path+": "+sk.Reason)
-		s.mu.Unlock()
-	}
-}
-
 // Expand implements scanner.Expander.
-func (e *Expander) Expand(ctx context.Context, it scanner.Item, r io.Reader, scan func(scanner.Item)) error {
+func (e *Expander) Expand(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
 	lv, nested := e.levelOf(it)
 	if !nested {
 		lv.s = &session{}
-		lv.s.bytesLeft.Store(e.opts.MaxBytes)
 		lv.s.membersLeft.Store(e.opts.MaxMembers)
 	}
-	x := &expansion{e: e, ctx: ctx, parent: it, topLevel: !nested, depth: lv.depth + 1, s: lv.s, scan: scan}
-	err := x.run(r)
-	if !nested && e.opts.Report == nil {
-		lv.s.mu.Lock()
-		cut := lv.s.cut
-		lv.s.mu.Unlock()
-		if len(cut) > 0 {
-			const show = 5
-			msg := "not fully scanned: " + strings.Join(cut[:min(show, len(cut))], "; ")
-			if len(cut) > show {
-				msg += fmt.Sprintf("; and %d more", len(cut)-show)
-			}
-			err = errors.Join(err, errors.New(msg))
-		}
-	}
-	return err
+	x := &expansion{e: e, ctx: ctx, parent: it, topLevel: !nested, depth: lv.depth + 1, s: lv.s, m: m}
+	return x.run(r)
 }
 
 // expansion is one container being expanded.
@@ -256,7 +219,7 @@ type expansion struct {
 	topLevel bool
 	depth    int // depth of the members
 	s        *session
-	scan     func(scanner.Item)
+	m        scanner.Members
 }
 
 func (x *expansion) run(r io.Reader) error {
@@ -265,21 +228,19 @@ func (x *expansion) run(r io.Reader) error {
 	if br, ok := r.(*bytes.Reader); ok {
 		head := make([]byte, 512)
 		n, _ := br.ReadAt(head, 0)
-		switch sniff(head[:n]) {
-		case kindGzip:
-			return x.gzip(br)
-		case kindZip:
+		if sniff(head[:n]) == kindZip {
 			return x.zipAt(br, br.Size())
-		case kindTar:
-			return x.tar(br)
-		case kindBzip2:
-			return x.bzip2(br)
 		}
-		return errors.New("not a recognised archive (content changed while it was read?)")
+		return x.stream(sniff(head[:n]), bufio.NewReaderSize(br, 64<<10))
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(512)
-	switch sniff(head) {
+	return x.stream(sniff(head), br)
+}
+
+// stream expands a container of kind k read from br.
+func (x *expansion) stream(k kind, br *bufio.Reader) error {
+	switch k {
 	case kindGzip:
 		return x.gzip(br)
 	case kindZip:
@@ -295,19 +256,19 @@ func (x *expansion) run(r io.Reader) error {
 
 // member hands one member to the engine, which scans it (and expands it,
 // if it is a container) before member returns. open is called at most
-// once, by the engine, while scan runs.
+// once, by the engine, while the member is scanned; the reader it returns
+// may be a scanner.HoleReader.
 func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 	if err := x.ctx.Err(); err != nil {
 		return err
 	}
 	if x.s.membersLeft.Add(-1) < 0 {
-		return capError{fmt.Sprintf("member limit (%d) reached: remaining members not scanned", x.e.opts.MaxMembers)}
+		return fmt.Errorf("member limit (%d per archive) reached: remaining members not scanned", x.e.opts.MaxMembers)
 	}
 	clean, odd := sanitizeName(name)
 	path := x.outer() + "!" + clean
 	if odd {
-		x.e.report(x.s, scanner.Skipped{Path: path,
-			Reason: fmt.Sprintf("member name %q rewritten to %q", name, clean), Kind: scanner.KindExcluded})
+		x.m.Skip(scanner.ExcludedAt(path, fmt.Sprintf("member name %q rewritten to %q", name, clean)))
 	}
 	child := scanner.Item{
 		Path:   path,
@@ -333,17 +294,21 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 		if err != nil {
 			return nil, err
 		}
-		return io.NopCloser(&budgetReader{r: rd, s: x.s, max: x.e.opts.MaxBytes}), nil
+		if h, ok := rd.(scanner.HoleReader); ok {
+			return holeCloser{h}, nil
+		}
+		return io.NopCloser(rd), nil
 	}
 	key := memberKey(child)
-	x.e.members.Store(key, level{depth: x.depth, s: x.s})
+	x.e.members.Store(key, level{depth: x.depth, s: x.s, m: x.m})
 	defer x.e.members.Delete(key)
-	x.scan(child)
-	if x.s.bytesLeft.Load() <= 0 {
-		return capError{fmt.Sprintf("decompressed size limit (%s) reached: remaining members not scanned", size2str(x.e.opts.MaxBytes))}
-	}
-	return nil
+	return x.m.Scan(child)
 }
+
+// holeCloser is a member reader with holes, as an io.ReadCloser.
+type holeCloser struct{ scanner.HoleReader }
+
+func (holeCloser) Close() error { return nil }
 
 // outer is the display path of the container: its Path, or for a git
 // blob (scanned before its paths are known) its object id, which the git
@@ -356,23 +321,6 @@ func (x *expansion) outer() string {
 		return x.parent.Object
 	}
 	return "(" + x.parent.Source + ")"
-}
-
-// budgetReader charges every byte read to the session's decompressed-bytes
-// budget, and fails once it is spent.
-type budgetReader struct {
-	r   io.Reader
-	s   *session
-	max int64
-}
-
-func (b *budgetReader) Read(p []byte) (int, error) {
-	if b.s.bytesLeft.Load() <= 0 {
-		return 0, capError{fmt.Sprintf("decompressed size limit (%s) reached: rest not scanned", size2str(b.max))}
-	}
-	n, err := b.r.Read(p)
-	b.s.bytesLeft.Add(-int64(n))
-	return n, err
 }
 
 // sanitizeName turns an archive member name into a safe display path:
@@ -409,49 +357,49 @@ func sanitizeName(name string) (clean string, odd bool) {
 	return clean, odd
 }
 
-func size2str(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// readError turns a decompressor's or reader's error into one that names
-// the problem plainly and, crucially, does not match io.EOF or
-// io.ErrUnexpectedEOF: the engine reads with io.ReadFull and treats those
-// as a normal end of content, which would hide a truncated archive. Errors
-// this package already made (caps, inner formats) pass through unchanged.
+// readError turns a decoder's error into a formatError (a damaged
+// container, scanner.ErrMalformed) naming the problem plainly. Only errors
+// that decoders make about their input are converted: the reader's own
+// errors (an unreadable file, the spent budget, cancellation) pass through
+// unchanged, so a read failure is never mistaken for damage.
 func readError(format string, err error) error {
-	var ce capError
 	var fe formatError
+	var ce flate.CorruptInputError
+	var se bzip2.StructuralError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &ce), errors.As(err, &fe):
-		return err
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &fe):
 		return err
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return formatError{"truncated " + format}
+	case errors.As(err, &ce), errors.As(err, &se), errors.Is(err, gzip.ErrHeader),
+		errors.Is(err, gzip.ErrChecksum), isZipFormatError(err):
+		return formatError{"corrupt " + format + ": " + err.Error()}
 	}
-	return formatError{"corrupt " + format + ": " + err.Error()}
+	return err
 }
 
-// formatError is a corrupt or truncated container.
+// formatError is a corrupt or truncated container: it matches
+// scanner.ErrMalformed.
 type formatError struct{ msg string }
 
 func (f formatError) Error() string { return f.msg }
 
-// capError is a cap that tripped.
-type capError struct{ msg string }
+// Is makes a formatError match scanner.ErrMalformed.
+func (f formatError) Is(target error) bool { return target == scanner.ErrMalformed }
 
-func (c capError) Error() string { return c.msg }
+// mapReader passes io.EOF through and turns a decoder's other errors into
+// formatErrors (see readError).
+type mapReader struct {
+	r      io.Reader
+	format string
+}
 
-// newBufReader buffers decompressed content so its first bytes can be
-// sniffed without consuming them.
-func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 64<<10) }
+func (m *mapReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = readError(m.format, err)
+	}
+	return n, err
+}

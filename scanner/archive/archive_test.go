@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/xaiscan/xaiscan/rules/rulestest"
@@ -35,8 +34,14 @@ func streamItem(path string, b []byte) scanner.Item {
 // scan runs the real engine with small chunks and the expander.
 func scan(t testing.TB, opts Options, items ...scanner.Item) scanner.Result {
 	t.Helper()
+	return scanBudget(t, opts, 0, items...)
+}
+
+// scanBudget is scan with a decoded-bytes budget (0: the default).
+func scanBudget(t testing.TB, opts Options, budget int64, items ...scanner.Item) scanner.Result {
+	t.Helper()
 	dets := append([]scanner.Detector{scanner.Plain{}}, decode.Detectors()...)
-	res, err := scanner.New(scanner.Options{Detectors: dets, Expander: New(opts), ChunkSize: 4096, Workers: 2}).
+	res, err := scanner.New(scanner.Options{Detectors: dets, Expander: New(opts), ChunkSize: 4096, Workers: 2, MaxDecodedBytes: budget}).
 		Run(context.Background(), scanner.ItemList(items))
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +212,8 @@ func TestNested(t *testing.T) {
 	}
 }
 
+// A container nested deeper than MaxDepth is scanned as raw bytes only,
+// and its unread members are an error naming it.
 func TestDepthCap(t *testing.T) {
 	key := rulestest.APIKey()
 	res := scan(t, Options{MaxDepth: 2}, dataItem("bundle.gz", nested(t, key)))
@@ -217,16 +224,8 @@ func TestDepthCap(t *testing.T) {
 		t.Fatalf("skipped %+v", res.Coverage.Skipped)
 	}
 	s := res.Coverage.Skipped[0]
-	if s.Path != "bundle.gz" || !strings.Contains(s.Reason, "bundle.gz!bundle.tar.gz!pkg/inner.zip: zip archive nested deeper than 2 levels") {
+	if s.Path != "bundle.gz!bundle.tar.gz!pkg/inner.zip" || !strings.Contains(s.Reason, "zip archive nested deeper than 2 levels") {
 		t.Errorf("skipped %+v", s)
-	}
-	// With a Report callback the cut-off is its own entry.
-	var mu sync.Mutex
-	var got []scanner.Skipped
-	rep := func(s scanner.Skipped) { mu.Lock(); got = append(got, s); mu.Unlock() }
-	res = scan(t, Options{MaxDepth: 2, Report: rep}, dataItem("bundle.gz", nested(t, key)))
-	if len(res.Coverage.Skipped) != 0 || len(got) != 1 || got[0].Path != "bundle.gz!bundle.tar.gz!pkg/inner.zip" || !got[0].IsError() {
-		t.Errorf("engine skipped %+v, reported %+v", res.Coverage.Skipped, got)
 	}
 }
 
@@ -237,40 +236,39 @@ func gzipBomb(t testing.TB, mib int) []byte {
 	return bytes.Repeat(one, mib)
 }
 
+// A bomb is stopped by the decoded-bytes budget, with an error that names
+// the item, the budget and the flag, after about the budget's bytes.
 func TestGzipBomb(t *testing.T) {
 	bomb := gzipBomb(t, 2048) // 2 GiB of zeros in about 2 MB
 	for _, it := range []scanner.Item{dataItem("bomb.gz", bomb), streamItem("bomb-stdin.gz", bomb)} {
-		res := scan(t, Options{}, it)
-		if !res.Coverage.Partial() || res.Coverage.Bytes > 64<<20 {
+		res := scanBudget(t, Options{}, 32<<20, it)
+		if !res.Coverage.Partial() || res.Coverage.Bytes > 40<<20 {
 			t.Fatalf("%s: partial %v after %d bytes", it.Path, res.Coverage.Partial(), res.Coverage.Bytes)
 		}
-		for _, s := range res.Coverage.Skipped {
-			if !strings.Contains(s.Reason, "more than 100:1 (a zip bomb?)") {
-				t.Errorf("%s: %s", s.Path, s.Reason)
-			}
+		if len(res.Coverage.Skipped) != 1 {
+			t.Fatalf("%s: skipped %+v", it.Path, res.Coverage.Skipped)
 		}
-	}
-	// With the ratio cap out of the way, the size cap stops it.
-	res := scan(t, Options{MaxRatio: 1 << 40, MaxBytes: 32 << 20}, dataItem("bomb.gz", bomb))
-	if !res.Coverage.Partial() || !strings.Contains(res.Coverage.Skipped[0].Reason, "decompressed size limit (32 MiB) reached") {
-		t.Fatalf("%+v", res.Coverage.Skipped)
+		s := res.Coverage.Skipped[0]
+		if s.Path != it.Path || !strings.Contains(s.Reason, "decoded-bytes budget of 32 MiB reached at "+it.Path+"!") ||
+			!strings.Contains(s.Reason, "--max-decoded-bytes") {
+			t.Errorf("%s: %+v", it.Path, s)
+		}
 	}
 }
 
-// TestZipBomb: one member trips the ratio cap; the next member is still
-// scanned, because zip members are independent.
+// TestZipBomb: the budget is shared by the whole archive, so once one
+// member spent it, the rest is not decoded (and that is the error).
 func TestZipBomb(t *testing.T) {
 	key := rulestest.APIKey()
-	data := makeZip(t, zip.Deflate, file{"zeros.bin", make([]byte, 24<<20)}, file{"after.env", []byte("K=" + key + "\n")})
-	res := scan(t, Options{}, dataItem("bomb.zip", data))
-	if len(res.Findings) != 1 || res.Findings[0].Path != "bomb.zip!after.env" {
-		t.Fatalf("%d findings", len(res.Findings))
+	data := makeZip(t, zip.Deflate, file{"before.env", []byte("K=" + key + "\n")}, file{"zeros.bin", make([]byte, 24<<20)}, file{"after.env", []byte("K=" + key + "\n")})
+	res := scanBudget(t, Options{}, 16<<20, dataItem("bomb.zip", data))
+	if len(res.Findings) != 1 || res.Findings[0].Path != "bomb.zip!before.env" {
+		t.Fatalf("findings %+v", res.Findings)
 	}
 	if len(res.Coverage.Skipped) != 1 {
 		t.Fatalf("skipped %+v", res.Coverage.Skipped)
 	}
-	s := res.Coverage.Skipped[0]
-	if s.Path != "bomb.zip!zeros.bin" || !s.IsError() || !strings.Contains(s.Reason, "zip member decompresses more than 100:1") {
+	if s := res.Coverage.Skipped[0]; s.Path != "bomb.zip" || !s.IsError() || !strings.Contains(s.Reason, "budget of 16 MiB reached at bomb.zip!zeros.bin") {
 		t.Errorf("skipped %+v", s)
 	}
 }
@@ -281,39 +279,54 @@ func TestMemberCap(t *testing.T) {
 		files = append(files, file{fmt.Sprintf("f%02d", i), []byte("x\n")})
 	}
 	res := scan(t, Options{MaxMembers: 10}, dataItem("many.zip", makeZip(t, zip.Deflate, files...)))
-	if len(res.Coverage.Skipped) != 1 || !strings.Contains(res.Coverage.Skipped[0].Reason, "member limit (10) reached") {
+	if len(res.Coverage.Skipped) != 1 || !strings.Contains(res.Coverage.Skipped[0].Reason, "member limit (10 per archive) reached") {
 		t.Fatalf("%+v", res.Coverage.Skipped)
 	}
 }
 
+// A truncated container is decoded up to the cut: the key before it is
+// found in its member, and the damage is a note (the raw bytes were
+// scanned too), not an error.
 func TestTruncated(t *testing.T) {
 	key := rulestest.APIKey()
-	content, _ := withKeyAt(30000, 100, key)
+	content, line := withKeyAt(3000, 100, key)
 	random := make([]byte, 20000) // incompressible, so cuts land in data
 	rand.Read(random)
-	tarball := makeTar(t, file{"a.bin", random}, file{"b.env", content})
-	zipped := makeZip(t, zip.Deflate, file{"a.bin", random}, file{"b.env", content})
+	withTail := append(append([]byte(nil), content...), random...)
+	tarball := makeTar(t, file{"b.env", withTail}, file{"a.bin", random})
+	zipped := makeZip(t, zip.Deflate, file{"b.env", content}, file{"a.bin", random})
 	cases := []struct {
-		name   string
-		data   []byte
-		reason string
+		name, member string // member "": nothing decodable
+		data         []byte
+		reason       string
 	}{
-		{"cut.gz", gz(t, "", random)[:5000], "truncated gzip stream"},
-		{"header.gz", gz(t, "", random)[:6], "truncated gzip stream"},
-		{"cut.zip", zipped[:len(zipped)/2], "zip: not a valid zip file"},
-		{"cut.tar", tarball[:10000], "truncated tar archive"},
-		{"cut.tar.gz", gz(t, "", tarball)[:15000], "truncated gzip stream"},
+		{"cut.gz", "cut.gz!b.env", gz(t, "b.env", withTail)[:5000], "truncated gzip stream"},
+		{"header.gz", "", gz(t, "", random)[:6], "truncated gzip stream"},
+		{"cut.zip", "cut.zip!b.env", zipped[:len(zipped)/2], "without a readable central directory"},
+		{"cut.tar", "cut.tar!b.env", tarball[:4000], "truncated tar archive (in member b.env, at byte 3488)"},
+		{"cut.tar.gz", "cut.tar.gz!b.env", gz(t, "", tarball)[:4500], "truncated gzip stream"},
 	}
 	for _, c := range cases {
-		for _, it := range []scanner.Item{dataItem(c.name, c.data), streamItem(c.name+"-stdin", c.data)} {
+		for _, it := range []scanner.Item{dataItem(c.name, c.data), streamItem(c.name, c.data)} {
 			res := scan(t, Options{}, it)
-			if !res.Coverage.Partial() {
-				t.Errorf("%s: not partial", it.Path)
+			if res.Coverage.Partial() || len(res.Coverage.Skipped) != 1 {
+				t.Errorf("%s (%s): skipped %+v", c.name, it.Source, res.Coverage.Skipped)
 				continue
 			}
-			for _, s := range res.Coverage.Skipped {
-				if !strings.HasPrefix(s.Path, it.Path) || !strings.Contains(s.Reason, c.reason) {
-					t.Errorf("%s: skipped %q: %q, want %q", it.Path, s.Path, s.Reason, c.reason)
+			if s := res.Coverage.Skipped[0]; s.Kind != scanner.KindNote || s.Path != c.name || !strings.Contains(s.Reason, c.reason) {
+				t.Errorf("%s (%s): %+v, want a note with %q", c.name, it.Source, s, c.reason)
+			}
+			want := 1
+			if c.member == "" {
+				want = 0
+			}
+			if len(res.Findings) != want {
+				t.Errorf("%s (%s): %d findings, want %d", c.name, it.Source, len(res.Findings), want)
+				continue
+			}
+			if want == 1 {
+				if f := res.Findings[0]; f.Path != c.member || f.Key != key || f.Line != line {
+					t.Errorf("%s (%s): found at %s:%d", c.name, it.Source, f.Path, f.Line)
 				}
 			}
 		}
@@ -326,10 +339,8 @@ func TestPathTricks(t *testing.T) {
 		file{"../../etc/x", []byte("A=" + key + "\n")},
 		file{"/abs/y", []byte("B=" + key + "\n")},
 		file{"ok/./z\n", []byte("C=" + key + "\n")})
-	var mu sync.Mutex
-	var got []scanner.Skipped
-	rep := func(s scanner.Skipped) { mu.Lock(); got = append(got, s); mu.Unlock() }
-	res := scan(t, Options{Report: rep}, dataItem("evil.zip", data))
+	res := scan(t, Options{}, dataItem("evil.zip", data))
+	got := res.Coverage.Skipped
 	var paths []string
 	for _, f := range res.Findings {
 		paths = append(paths, f.Path)
@@ -379,7 +390,7 @@ func TestSpool(t *testing.T) {
 		t.Errorf("temporary files left: %v", ents)
 	}
 	// Too big to spool.
-	res = scan(t, Options{MaxMemZip: 4096, MaxBytes: 16 << 10, TempDir: dir}, streamItem("-", data))
+	res = scan(t, Options{MaxMemZip: 4096, MaxSpool: 16 << 10, TempDir: dir}, streamItem("-", data))
 	if len(res.Coverage.Skipped) != 1 || !strings.Contains(res.Coverage.Skipped[0].Reason, "larger than 16 KiB") {
 		t.Fatalf("%+v", res.Coverage.Skipped)
 	}

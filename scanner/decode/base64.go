@@ -217,6 +217,12 @@ func searchAcrossLineBreaks(w []byte, lo, hi int, fn func(scanner.Hit)) {
 		}
 		nl := i + j
 		i = nl + 1
+		// A literal split by this break holds the characters on both of
+		// its sides: most breaks are ruled out by those two alone (lines
+		// of digits, such as sparse maps, would cost a join per byte).
+		if !nearLiteral(w, lo, hi, nl) {
+			continue
+		}
 		// Up to 3 characters before the break and 3 after, line-break
 		// bytes left out, with their offsets in w.
 		var joined [6]byte
@@ -252,6 +258,30 @@ func searchAcrossLineBreaks(w []byte, lo, hi int, fn func(scanner.Hit)) {
 			}
 		}
 	}
+}
+
+// inLiteral marks the characters of the b64Patterns literals.
+var inLiteral = func() (set [256]bool) {
+	for _, p := range b64Patterns {
+		for _, c := range p.lit {
+			set[c] = true
+		}
+	}
+	return set
+}()
+
+// nearLiteral reports whether the characters just before and just after
+// the line break at nl (CR and LF left out) may both belong to a literal.
+func nearLiteral(w []byte, lo, hi, nl int) bool {
+	k := nl - 1
+	for k >= lo && w[k] == '\r' {
+		k--
+	}
+	m := nl + 1
+	for m < hi && (w[m] == '\r' || w[m] == '\n') {
+		m++
+	}
+	return k >= lo && m < hi && inLiteral[w[k]] && inLiteral[w[m]]
 }
 
 // verifyB64 decodes the text around the literal at w[at] as if the literal

@@ -149,3 +149,14 @@ func BenchmarkFilesAll(b *testing.B) {
 	benchFiles(b, append([]scanner.Detector{scanner.Plain{}}, Detectors()...))
 }
 func BenchmarkHotEncoded(b *testing.B) { benchHot(b, Encoded{}) }
+
+// BenchmarkDetectBase64ShortLines is the worst case of the line-break
+// search: one base64 run ("0\n0\n..." as in a sparse map listing) with a
+// break every other byte.
+func BenchmarkDetectBase64ShortLines(b *testing.B) {
+	w := bytes.Repeat([]byte("0\n"), scanner.DefaultChunkSize/2)
+	b.SetBytes(int64(len(w)))
+	for range b.N {
+		Encoded{}.Detect(w, func(scanner.Hit) { b.Fatal("hit") })
+	}
+}

@@ -2,11 +2,14 @@
 // hands every regular file to the engine.
 //
 // The walk itself is single-threaded and cheap (directory reads only; no
-// stat per file, since directory entries carry their type); reading and
-// matching happen on the engine's workers. The walker never hangs or loops:
-// FIFOs, sockets and devices met during a walk are skipped with a reason,
-// symlinks are not followed unless asked (and then loops are detected), and
-// git object storage is left to the history scan.
+// stat per file, since directory entries carry their type, unless a size
+// limit asks for one); reading and matching happen on the engine's
+// workers. The walker never hangs or loops: FIFOs, sockets and devices met
+// during a walk are skipped with a reason, symlinks are not followed
+// unless asked (and then loops are detected), and git object storage is
+// left to the history scan. Excluded paths (globs, a size limit) are never
+// opened, and are listed as exclusions. Holes of sparse files are skipped
+// where the system can find them (SEEK_DATA/SEEK_HOLE), not read as zeros.
 package files
 
 import (
@@ -20,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/known"
 )
 
 // Options configure a directory source.
@@ -37,6 +41,42 @@ type Options struct {
 	FilterNote string
 	// Source is the Finding.Source of items; default scanner.SourceFile.
 	Source string
+	// Exclude lists path patterns whose matches are not read: a matching
+	// directory is not entered. Each is listed as an exclusion.
+	Exclude []Exclusion
+	// MaxFileSize, if positive, leaves files larger than it unread,
+	// listed as exclusions.
+	MaxFileSize int64
+}
+
+// Exclusion is a path pattern that leaves what it matches unread. Patterns
+// match the paths shown in reports (relative to the root when there is one
+// root; with several roots, including the root as given).
+type Exclusion struct {
+	Glob known.Glob
+	// Origin says where the pattern was given, for the exclusion's
+	// reason: "--exclude", ".xaiscan.toml [allow] paths".
+	Origin string
+}
+
+// excluded returns why display is excluded by a pattern, or "".
+func (s *Source) excluded(display string) string {
+	for _, x := range s.opts.Exclude {
+		if x.Glob.Match(display) {
+			return fmt.Sprintf("excluded by %s %q", x.Origin, x.Glob.String())
+		}
+	}
+	return ""
+}
+
+// tooLarge returns why a file of size bytes is excluded by the size
+// limit, or "".
+func (s *Source) tooLarge(size int64) string {
+	if s.opts.MaxFileSize <= 0 || size <= s.opts.MaxFileSize {
+		return ""
+	}
+	return fmt.Sprintf("larger than the size limit (%s > %s, --max-file-size)",
+		scanner.SizeString(size), scanner.SizeString(s.opts.MaxFileSize))
 }
 
 // Source walks paths. It implements scanner.Source.
@@ -72,12 +112,26 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 func (s *Source) root(ctx context.Context, feed scanner.Feed, root string) error {
 	display := filepath.ToSlash(filepath.Clean(root))
 	// A named path is followed even if it is a symlink.
+	// A single root directory is what paths are relative to: patterns
+	// apply below it. Named files, and roots among several, are matched.
+	if why := s.excluded(display); why != "" && len(s.roots) > 1 {
+		feed.Skip(scanner.ExcludedAt(display, why))
+		return nil
+	}
 	info, err := os.Stat(root)
 	if err != nil {
 		feed.Skip(scanner.Skipped{Path: display, Reason: reason(err), Kind: scanner.KindError})
 		return nil
 	}
 	if !info.IsDir() {
+		if why := s.excluded(display); why != "" {
+			feed.Skip(scanner.ExcludedAt(display, why))
+			return nil
+		}
+		if why := s.tooLarge(info.Size()); why != "" && info.Mode().IsRegular() {
+			feed.Skip(scanner.ExcludedAt(display, why))
+			return nil
+		}
 		// Named explicitly: read it whatever it is, so `xaiscan dir
 		// <(cmd)` and named pipes work as they do with cat.
 		return s.send(ctx, feed, root, display, info.Size())
@@ -129,63 +183,97 @@ func (w *walker) dir(ctx context.Context, abs, rel string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name := e.Name()
-		childAbs := filepath.Join(abs, name)
-		childRel := name
+		childRel := e.Name()
 		if rel != "" {
-			childRel = rel + "/" + name
+			childRel = rel + "/" + e.Name()
 		}
-		mode := e.Type()
-		if mode&fs.ModeSymlink != 0 {
-			if !w.s.opts.FollowSymlinks {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "symlink not followed (use --follow-symlinks)", Kind: scanner.KindExcluded})
-				continue
-			}
-			info, err := os.Stat(childAbs)
-			if err != nil {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "broken symlink: " + reason(err), Kind: scanner.KindExcluded})
-				continue
-			}
-			mode = info.Mode().Type()
-		}
-		isDir := mode.IsDir()
-		if w.s.opts.Filter != nil && !w.s.opts.Filter(childRel, isDir) {
-			continue
-		}
-		switch {
-		case isDir:
-			if name == "objects" && isGitDir(rel) {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "git object storage: scanned by `xaiscan git`", Kind: scanner.KindExcluded})
-				continue
-			}
-			if w.seen != nil {
-				info, err := os.Stat(childAbs)
-				if err == nil {
-					if id, ok := idOf(info); ok {
-						if w.seen[id] {
-							w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: "directory already scanned (symlink loop)", Kind: scanner.KindExcluded})
-							continue
-						}
-						w.seen[id] = true
-					}
-				}
-			}
-			if strings.Count(childRel, "/") >= maxDepth {
-				w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: fmt.Sprintf("deeper than %d directories (symlink loop?)", maxDepth), Kind: scanner.KindError})
-				continue
-			}
-			if err := w.dir(ctx, childAbs, childRel); err != nil {
-				return err
-			}
-		case mode.IsRegular():
-			if err := w.s.send(ctx, w.feed, childAbs, w.display(childRel), -1); err != nil {
-				return err
-			}
-		default:
-			w.feed.Skip(scanner.Skipped{Path: w.display(childRel), Reason: kindOf(mode) + " skipped (not a regular file)", Kind: scanner.KindExcluded})
+		if err := w.entry(ctx, e, filepath.Join(abs, e.Name()), childRel); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// entry handles one directory entry: it sends a regular file, walks a
+// directory, or records why the entry is left out.
+func (w *walker) entry(ctx context.Context, e fs.DirEntry, abs, rel string) error {
+	display := w.display(rel)
+	mode := e.Type()
+	var info fs.FileInfo // of the symlink's target, when followed
+	if mode&fs.ModeSymlink != 0 {
+		if !w.s.opts.FollowSymlinks {
+			w.feed.Skip(scanner.ExcludedAt(display, "symlink not followed (use --follow-symlinks)"))
+			return nil
+		}
+		target, err := os.Stat(abs)
+		if err != nil {
+			w.feed.Skip(scanner.ExcludedAt(display, "broken symlink: "+reason(err)))
+			return nil
+		}
+		info, mode = target, target.Mode().Type()
+	}
+	if w.s.opts.Filter != nil && !w.s.opts.Filter(rel, mode.IsDir()) {
+		return nil
+	}
+	if why := w.s.excluded(display); why != "" {
+		w.feed.Skip(scanner.ExcludedAt(display, why))
+		return nil
+	}
+	switch {
+	case mode.IsDir():
+		return w.subdir(ctx, e.Name(), abs, rel)
+	case mode.IsRegular():
+		if why := w.sizeExcluded(e, info); why != "" {
+			w.feed.Skip(scanner.ExcludedAt(display, why))
+			return nil
+		}
+		return w.s.send(ctx, w.feed, abs, display, -1)
+	}
+	w.feed.Skip(scanner.ExcludedAt(display, kindOf(mode)+" skipped (not a regular file)"))
+	return nil
+}
+
+// subdir walks into a directory met while walking, unless it is git's
+// object storage, a directory already walked (a symlink loop), or too deep.
+func (w *walker) subdir(ctx context.Context, name, abs, rel string) error {
+	display := w.display(rel)
+	if name == "objects" && isGitDir(path.Dir(rel)) {
+		w.feed.Skip(scanner.ExcludedAt(display, "git object storage: scanned by `xaiscan git`"))
+		return nil
+	}
+	if w.seen != nil {
+		if info, err := os.Stat(abs); err == nil {
+			if id, ok := idOf(info); ok {
+				if w.seen[id] {
+					w.feed.Skip(scanner.ExcludedAt(display, "directory already scanned (symlink loop)"))
+					return nil
+				}
+				w.seen[id] = true
+			}
+		}
+	}
+	if strings.Count(rel, "/") >= maxDepth {
+		w.feed.Skip(scanner.ErrorAt(display, fmt.Sprintf("deeper than %d directories (symlink loop?)", maxDepth)))
+		return nil
+	}
+	return w.dir(ctx, abs, rel)
+}
+
+// sizeExcluded applies the size limit to a regular file met while
+// walking: only then is the file stat'ed (info is its symlink's target's,
+// when one was followed). A file that cannot be stat'ed is sent: opening
+// it reports the problem.
+func (w *walker) sizeExcluded(e fs.DirEntry, info fs.FileInfo) string {
+	if w.s.opts.MaxFileSize <= 0 {
+		return ""
+	}
+	if info == nil {
+		var err error
+		if info, err = e.Info(); err != nil {
+			return ""
+		}
+	}
+	return w.s.tooLarge(info.Size())
 }
 
 func (w *walker) displayDir(rel string) string {
@@ -206,7 +294,7 @@ func (s *Source) send(ctx context.Context, feed scanner.Feed, abs, display strin
 		Source: s.opts.Source,
 		Size:   size,
 		Counts: scanner.CountFile,
-		Open:   func() (io.ReadCloser, error) { return os.Open(abs) },
+		Open:   func() (io.ReadCloser, error) { return openFile(abs) },
 	})
 }
 

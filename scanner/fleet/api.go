@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xaiscan/xaiscan/scanner/remote"
+	"github.com/xaiscan/xaiscan/scanner/retryafter"
 )
 
 // Listed is a repository as a hosting API lists it.
@@ -203,7 +204,7 @@ func (p *pager) retryAfter(resp *http.Response, attempt int) (time.Duration, boo
 			h.Get("X-RateLimit-Remaining") == "0" || h.Get("RateLimit-Remaining") == "0"))
 	switch {
 	case limited:
-		if d, ok := parseRetryAfter(h.Get("Retry-After")); ok {
+		if d, ok := retryafter.Parse(h.Get("Retry-After"), time.Now()); ok {
 			return d, true, "rate limited"
 		}
 		for _, k := range []string{"X-RateLimit-Reset", "RateLimit-Reset"} {
@@ -214,25 +215,12 @@ func (p *pager) retryAfter(resp *http.Response, attempt int) (time.Duration, boo
 		}
 		return backoff(attempt), true, "rate limited"
 	case resp.StatusCode >= 500:
-		if d, ok := parseRetryAfter(h.Get("Retry-After")); ok {
+		if d, ok := retryafter.Parse(h.Get("Retry-After"), time.Now()); ok {
 			return d, true, resp.Status
 		}
 		return backoff(attempt), true, resp.Status
 	}
 	return 0, false, ""
-}
-
-func parseRetryAfter(v string) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if sec, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && sec >= 0 {
-		return time.Duration(sec) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }
 
 func backoff(attempt int) time.Duration { return time.Second << min(attempt, 6) }

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/xaiscan/xaiscan/rules/rulestest"
@@ -75,7 +74,7 @@ func scanAsNobody(t *testing.T, dir string) []string {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
 	if os.Getuid() == 0 {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		runAsNobody(cmd)
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {

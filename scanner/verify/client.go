@@ -10,9 +10,10 @@ import (
 	"net"
 	"net/http"
 	neturl "net/url"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/xaiscan/xaiscan/scanner/retryafter"
 )
 
 // MaxBody bounds how much of a response is read: the answers we parse are
@@ -71,7 +72,7 @@ func (v *Verifier) Send(ctx context.Context, method, url, token string) (Respons
 			return resp, nil
 		}
 		wait := v.backoff(attempt)
-		if ra, ok := parseRetryAfter(header.Get("Retry-After"), v.cfg.Now()); ok {
+		if ra, ok := retryafter.Parse(header.Get("Retry-After"), v.cfg.Now()); ok {
 			if ra > v.cfg.MaxWait {
 				resp.RetryAfter = ra
 				return resp, nil
@@ -189,28 +190,6 @@ func (v *Verifier) backoff(attempt int) time.Duration {
 	}
 	d = min(d, v.cfg.MaxWait)
 	return d/2 + rand.N(d/2+1)
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an
-// HTTP-date (RFC 9110 §10.2.3).
-func parseRetryAfter(h string, now time.Time) (time.Duration, bool) {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		if n > int64(24*time.Hour/time.Second) {
-			n = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // sleep waits d or until ctx is done.

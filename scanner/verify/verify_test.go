@@ -540,29 +540,6 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	cases := []struct {
-		h    string
-		want time.Duration
-		ok   bool
-	}{
-		{"", 0, false},
-		{"1", time.Second, true},
-		{" 30 ", 30 * time.Second, true},
-		{"-1", 0, false},
-		{"soon", 0, false},
-		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
-		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-	}
-	for _, c := range cases {
-		got, ok := parseRetryAfter(c.h, now)
-		if got != c.want || ok != c.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", c.h, got, ok, c.want, c.ok)
-		}
-	}
-}
-
 func TestBackoffGrowsAndIsCapped(t *testing.T) {
 	v, err := New(Config{Backoff: 100 * time.Millisecond, MaxWait: time.Second})
 	if err != nil {
