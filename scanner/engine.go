@@ -40,6 +40,10 @@ type Hit struct {
 	Entropy float64
 	// Encoding is empty for plain bytes, else the decoding applied.
 	Encoding string
+	// Allowed is set by a decoder that found an allow marker inside the
+	// decoded text, on the key's line; the engine decides whether to
+	// honour it (Options.IgnoreAllowMarkers).
+	Allowed bool
 }
 
 // Detector finds keys in a window of bytes. Detectors must be safe for
@@ -138,6 +142,10 @@ type Options struct {
 	// CancelGrace is how long a cancelled scan waits for workers stuck in
 	// reads before returning without them; 0 means 2 seconds.
 	CancelGrace time.Duration
+	// IgnoreAllowMarkers reports keys on lines with an allow marker
+	// (xaiscan:allow and the peers' markers) instead of suppressing them.
+	// Suppressed keys are counted in Coverage.AllowMarked either way.
+	IgnoreAllowMarkers bool
 }
 
 // Progress is a snapshot of a running scan.
@@ -194,6 +202,7 @@ type run struct {
 
 	done, expected, bytes atomic.Int64
 	files, blobs, commits atomic.Int64
+	allowMarked           atomic.Int64
 
 	mu       sync.Mutex
 	findings []Finding
@@ -239,6 +248,7 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 		Coverage: Coverage{
 			Files: r.files.Load(), Blobs: r.blobs.Load(), Commits: r.commits.Load(),
 			Bytes: r.bytes.Load(), Skipped: skipped, Notes: notes,
+			AllowMarked: r.allowMarked.Load(),
 		},
 		Interrupted: ctx.Err() != nil,
 	}
@@ -390,7 +400,9 @@ func (r *run) scanWindow(sk *sink, window []byte, base int64, ownStart, ownEnd i
 			if h.Start < ownStart || h.Start >= ownEnd {
 				return
 			}
-			if rules.Allowed(window, h.Start, h.End) {
+			if (h.Allowed || rules.Allowed(window, h.Start, h.End)) && !r.e.opts.IgnoreAllowMarkers {
+				// Counted, so a suppression is never silent.
+				r.allowMarked.Add(1)
 				return
 			}
 			r.record(sk, window, base, ownStart, ls, h)

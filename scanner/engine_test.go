@@ -134,6 +134,21 @@ func TestAllowMarkerSuppressesInEngine(t *testing.T) {
 	if len(res.Findings) != 1 || res.Findings[0].Line != 2 {
 		t.Fatalf("want only the unmarked key, got %+v", res.Findings)
 	}
+	if res.Coverage.AllowMarked != 1 {
+		t.Errorf("AllowMarked = %d, want 1", res.Coverage.AllowMarked)
+	}
+	res, err = scanner.New(scanner.Options{IgnoreAllowMarkers: true}).Run(context.Background(),
+		scanner.ItemList{{Path: "x", Data: []byte(text), Source: scanner.SourceFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 2 || res.Coverage.AllowMarked != 0 {
+		t.Fatalf("ignoring markers: %d findings (want 2), AllowMarked %d", len(res.Findings), res.Coverage.AllowMarked)
+	}
+	merged := scanner.Merge(scanner.Result{Coverage: scanner.Coverage{AllowMarked: 2}}, scanner.Result{Coverage: scanner.Coverage{AllowMarked: 3}})
+	if merged.Coverage.AllowMarked != 5 {
+		t.Errorf("Merge: AllowMarked %d, want 5", merged.Coverage.AllowMarked)
+	}
 }
 
 func TestOpenAndReadErrorsAreSkipped(t *testing.T) {

@@ -172,6 +172,9 @@ type Coverage struct {
 	// Notes are facts about the scan a user must know to trust it, such as
 	// a shallow clone's truncated history.
 	Notes []string `json:"notes,omitempty"`
+	// AllowMarked counts the keys not reported because an allow marker
+	// (xaiscan:allow, gitleaks:allow, ...) was on their line.
+	AllowMarked int64 `json:"allow_marked,omitempty"`
 }
 
 // Partial reports whether anything the scan was asked to read could not be.
@@ -311,6 +314,7 @@ func Merge(results ...Result) Result {
 		out.Coverage.Blobs += c.Blobs
 		out.Coverage.Commits += c.Commits
 		out.Coverage.Bytes += c.Bytes
+		out.Coverage.AllowMarked += c.AllowMarked
 		out.Coverage.Skipped = append(out.Coverage.Skipped, c.Skipped...)
 		out.Coverage.Notes = append(out.Coverage.Notes, c.Notes...)
 		out.Interrupted = out.Interrupted || r.Interrupted

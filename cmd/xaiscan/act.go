@@ -38,7 +38,7 @@ func (af *actFlags) register(fs *pflag.FlagSet, standaloneRevoke bool) {
 		fs.BoolVar(&af.revoke, "revoke", false, "revoke each key with the xAI Management API (needs XAI_MANAGEMENT_API_KEY)")
 	}
 	fs.BoolVar(&af.dryRun, "dry-run", false, "with --revoke: show what would be revoked, revoke nothing")
-	fs.StringVar(&af.auditLog, "audit-log", "", "append the audit trail of verifications and revocations to `FILE` (default: stderr)")
+	fs.StringVar(&af.auditLog, "audit-log", "", "append the audit trail of verifications and revocations (JSON lines) to `FILE`; - for stderr")
 	fs.DurationVar(&af.hookTimeout, "hook-timeout", revoke.DefaultHookTimeout, "time limit for one run of the revoke hook")
 }
 
@@ -70,15 +70,19 @@ func (a *app) newActor(ctx context.Context, af *actFlags) (*actor, error) {
 		return ac, nil
 	}
 	cfg := verify.ConfigFromEnv()
-	cfg.UserAgent = "xaiscan/" + version
-	if af.auditLog != "" {
+	cfg.UserAgent = "xaiscan/" + currentBuild().reportVersion()
+	// The trail is kept only where asked for: on stderr it would bury the
+	// report and the failures among JSON lines nobody keeps.
+	switch af.auditLog {
+	case "":
+	case "-":
+		ac.log = audit.New(a.stderr, nil)
+	default:
 		log, err := audit.Open(af.auditLog, nil)
 		if err != nil {
 			return nil, fmt.Errorf("opening audit log: %w", err)
 		}
 		ac.log = log
-	} else {
-		ac.log = audit.New(a.stderr, nil)
 	}
 	cfg.Audit = ac.log
 	if af.verify {
@@ -236,7 +240,7 @@ func (a *app) runVerify(ctx context.Context, args []string) int {
 	var sf scanFlags
 	registerOutputFlags(fs, &sf)
 	fs.StringVar(&sf.act.revokeHook, "revoke-hook", "", "run `CMD` once per live key, as in a scan")
-	fs.StringVar(&sf.act.auditLog, "audit-log", "", "append the audit trail to `FILE` (default: stderr)")
+	fs.StringVar(&sf.act.auditLog, "audit-log", "", "append the audit trail (JSON lines) to `FILE`; - for stderr")
 	fs.DurationVar(&sf.act.hookTimeout, "hook-timeout", revoke.DefaultHookTimeout, "time limit for one run of the revoke hook")
 	if helped, err := a.parse(fs, "verify", args); helped || err != nil {
 		return a.failOr(err)
@@ -325,8 +329,8 @@ func (a *app) runRevoke(ctx context.Context, args []string) int {
 // with scans.
 func registerOutputFlags(fs *pflag.FlagSet, sf *scanFlags) {
 	sf.workers = 1
-	fs.StringVarP(&sf.format, "format", "f", "text", "report format: text, json or sarif")
-	fs.StringVarP(&sf.output, "output", "o", "", "write the report to `FILE` (mode 0600) instead of stdout")
+	registerFormat(fs, &sf.format)
+	registerOutput(fs, &sf.outputs)
 	fs.BoolVar(&sf.showSecrets, "show-secrets", false, "print full keys instead of the redacted form")
 	fs.BoolVar(&sf.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&sf.quiet, "quiet", "q", false, "print findings and errors only")

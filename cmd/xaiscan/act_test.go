@@ -136,7 +136,7 @@ func TestActorWritesNothingToStdout(t *testing.T) {
 	fake.AddAPIKey(good, xaitest.APIKey{Mode: xaitest.Live, ID: "id-good"})
 	fake.AddAPIKey(bad, xaitest.APIKey{Mode: xaitest.Forbidden})
 	a, out, errs := brokenStdoutApp(t, fake, map[string]string{"XAI_MANAGEMENT_API_KEY": mk})
-	af := &actFlags{verify: true, revoke: true, revokeHook: "echo to stdout; echo to stderr >&2", hookTimeout: 10e9}
+	af := &actFlags{verify: true, revoke: true, revokeHook: "echo to stdout; echo to stderr >&2", hookTimeout: 10e9, auditLog: "-"}
 	ctx := context.Background()
 	ac, err := a.newActor(ctx, af)
 	if err != nil {

@@ -47,9 +47,10 @@ type command struct {
 }
 
 // commands lists the subcommands in the order --help shows them. The bare
-// `xaiscan [PATH]` runs "audit".
+// `xaiscan [PATH]` runs "audit", which can also be named.
 func commands() []command {
 	return []command{
+		{"audit", "[PATH]", "the bare 'xaiscan [PATH]' by name: PATH's files and, in a repository, its whole history", (*app).runAudit},
 		{"dir", "PATH...", "scan files and directories only", (*app).runDir},
 		{"git", "[REPO...]", "scan the whole git history: every commit, ref, tag, message and unreachable object", (*app).runGit},
 		{"staged", "[REPO] [-- FILE...]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
@@ -87,6 +88,9 @@ func (a *app) run(ctx context.Context, args []string) int {
 		}
 		if c, ok := findCommand(args[0]); ok {
 			return c.run(a, ctx, args[1:])
+		}
+		if code, typo := a.unknownCommand(args[0]); typo {
+			return code
 		}
 	}
 	return a.runAudit(ctx, args)
@@ -162,87 +166,8 @@ func (a *app) parse(fs *pflag.FlagSet, name string, args []string) (helped bool,
 }
 
 func (a *app) runVersion(context.Context, []string) int {
-	fmt.Fprintf(a.stdout, "xaiscan %s", version)
-	if commit != "" {
-		fmt.Fprintf(a.stdout, " (commit %s", commit)
-		if date != "" {
-			fmt.Fprintf(a.stdout, ", built %s", date)
-		}
-		fmt.Fprint(a.stdout, ")")
-	}
-	fmt.Fprintln(a.stdout)
+	fmt.Fprintln(a.stdout, currentBuild())
 	return exitClean
-}
-
-const usageHead = `xaiscan finds leaked xAI API keys (xai-...) and management keys (xai-token-...)
-in files, git history, staged changes and standard input, and can check
-whether they are live and revoke them.
-
-Usage:
-  xaiscan [flags] [PATH]                  audit PATH (default .): its files and, when it is
-                                          a git repository, its whole history
-`
-
-const usageExamples = `
-Examples:
-  xaiscan .                                  audit this repository (files + history)
-  xaiscan dir ./config ./deploy              scan directories, no history
-  xaiscan git --range origin/main..HEAD      what a pull request adds (CI)
-  xaiscan git -f sarif -o xaiscan.sarif      SARIF for GitHub code scanning
-  xaiscan staged                             pre-commit: what the next commit adds
-  xaiscan install-hook                       install the pre-commit hook
-  kubectl get secret app -o yaml | xaiscan stdin
-  xaiscan . --verify                         also check which keys are live
-  xaiscan . --verify --revoke                ... and revoke the live ones (needs
-                                             XAI_MANAGEMENT_API_KEY)
-  xaiscan . -f json --show-secrets -o leaks.json && xaiscan revoke leaks.json
-
-Exit codes: 0 nothing found, 1 keys found, 2 usage error or incomplete scan.
-Run 'xaiscan help COMMAND' for a command's flags.
-`
-
-func (a *app) runHelp(_ context.Context, args []string) int {
-	if len(args) > 0 {
-		if args[0] == "audit" {
-			return a.runAudit(context.Background(), []string{"--help"})
-		}
-		c, ok := findCommand(args[0])
-		if !ok {
-			return a.fail(usagef("help: unknown command %q", args[0]))
-		}
-		return c.run(a, context.Background(), []string{"--help"})
-	}
-	var b strings.Builder
-	b.WriteString(usageHead)
-	for _, c := range commands() {
-		line := "  xaiscan " + c.name
-		if c.args != "" {
-			line += " " + c.args
-		}
-		fmt.Fprintf(&b, "%-42s%s\n", line, c.summary)
-	}
-	b.WriteString("\nCommon flags (run 'xaiscan help dir' for all):\n")
-	fs := a.newFlagSet("xaiscan")
-	var sf scanFlags
-	sf.register(fs, kindAudit)
-	b.WriteString(flagUsages(fs))
-	b.WriteString(usageExamples)
-	fmt.Fprint(a.stdout, b.String())
-	return exitClean
-}
-
-func (a *app) commandHelp(name string, fs *pflag.FlagSet) {
-	summary, args := "audit files and, for a repository, its whole history", "[PATH]"
-	if c, ok := findCommand(name); ok {
-		summary, args = c.summary, c.args
-	}
-	fmt.Fprintf(a.stdout, "Usage: xaiscan %s [flags] %s\n\n%s.\n", name, args, upperFirst(summary))
-	if extra, ok := commandNotes[name]; ok {
-		fmt.Fprintf(a.stdout, "\n%s\n", extra)
-	}
-	if fs.HasFlags() {
-		fmt.Fprintf(a.stdout, "\nFlags:\n%s", flagUsages(fs))
-	}
 }
 
 func upperFirst(s string) string {
@@ -259,10 +184,4 @@ func isTerminal(w io.Writer) bool {
 		return false
 	}
 	return isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd())
-}
-
-// flagUsages is pflag's flag list without the "[=true|false]" it appends
-// to boolean flags, which reads as if a value were required.
-func flagUsages(fs *pflag.FlagSet) string {
-	return strings.ReplaceAll(fs.FlagUsages(), "[=true|false]", "             ")
 }

@@ -230,6 +230,7 @@ func (a *app) runStaged(ctx context.Context, args []string) int {
 		return a.fail(err)
 	}
 	if len(files) > 0 {
+		sf.verbose = true // pre-commit shows a passing hook's output only when asked (--verbose)
 		cwd, err := os.Getwd()
 		if err != nil {
 			return a.fail(fmt.Errorf("staged: %w", err))

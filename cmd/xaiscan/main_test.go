@@ -59,16 +59,17 @@ func TestScripts(t *testing.T) {
 				[]byte("[user]\n\tname = Ada Lovelace\n\temail = ada@example.com\n[commit]\n\tgpgsign = false\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n"), 0o644)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"fill":        cmdFill,
-			"xai-key":     func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIKey(ts, fake, args) },
-			"xai-count":   func(ts *testscript.TestScript, neg bool, args []string) { cmdXAICount(ts, fake, args) },
-			"xai-deleted": func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIDeleted(ts, fake, neg, args) },
-			"filemode":    cmdFileMode,
-			"xai-wait":    func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIWait(ts, fake, args) },
-			"waitfile":    cmdWaitFile,
-			"gone":        cmdGone,
-			"gitserve":    cmdGitServe,
-			"fakeapi":     cmdFakeAPI,
+			"fill":         cmdFill,
+			"xai-key":      func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIKey(ts, fake, args) },
+			"xai-count":    func(ts *testscript.TestScript, neg bool, args []string) { cmdXAICount(ts, fake, args) },
+			"xai-deleted":  func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIDeleted(ts, fake, neg, args) },
+			"filemode":     cmdFileMode,
+			"xai-wait":     func(ts *testscript.TestScript, neg bool, args []string) { cmdXAIWait(ts, fake, args) },
+			"waitfile":     cmdWaitFile,
+			"gone":         cmdGone,
+			"gitserve":     cmdGitServe,
+			"fakeapi":      cmdFakeAPI,
+			"readme-block": cmdReadmeBlock,
 		},
 	})
 }

@@ -159,14 +159,22 @@ func (a *app) writeReplaceText(path string, p remediate.Plan) error {
 
 // writePlan writes the plan to stdout or -o.
 func (a *app) writePlan(sf *scanFlags, p remediate.Plan) error {
+	format, dest := sf.format, ""
+	if len(sf.outs) > 0 {
+		// The plan is one document: the first -o names where it goes.
+		format = sf.outs[0].format
+		if !sf.outs[0].stdout() {
+			dest = sf.outs[0].path
+		}
+	}
 	write := remediate.WriteText
-	if sf.format == "json" {
+	if format == "json" {
 		write = remediate.WriteJSON
 	}
-	if sf.output == "" || sf.output == "-" {
+	if dest == "" {
 		return write(a.stdout, p)
 	}
-	f, err := report.CreateFile(sf.output)
+	f, err := report.CreateFile(dest)
 	if err != nil {
 		return fmt.Errorf("cannot write the plan: %w", err)
 	}

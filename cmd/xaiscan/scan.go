@@ -7,7 +7,6 @@ import (
 	"io"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -34,7 +33,8 @@ const (
 
 // scanFlags are the flags shared by the scanning commands (DESIGN §2).
 type scanFlags struct {
-	format, output string
+	format         string
+	outputs        []string // -o values (see outputs.go)
 	showSecrets    bool
 	noColor, quiet bool
 	baseline       string
@@ -53,24 +53,39 @@ type scanFlags struct {
 	maxDecoded     sizeValue
 	maxFileSize    sizeValue
 	exclude        globList
+	// failOn is --fail-on: "any" key fails (exit 1), or only "live" ones
+	// (live or unknown after --verify).
+	failOn string
+	// noAllowMarkers is --no-allow-markers.
+	noAllowMarkers bool
+	// verbose is -v for the hooks: print the summary of a clean scan.
+	verbose bool
 
-	// dest is the -o report file, opened (its temporary file created)
-	// before the scan so an unwritable path fails at once; nil for stdout.
-	dest *report.File
+	// kind is the command's kind, set by parseScan.
+	kind kind
+	// outs are the report destinations, parsed by validate; their files
+	// are opened (temporary files created) before the scan, so an
+	// unwritable path fails at once.
+	outs []output
+	// started is when the scan began, for the reports that record it.
+	started time.Time
 }
 
 func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
-	fs.StringVarP(&sf.format, "format", "f", "text", "report format: text, json or sarif")
-	fs.StringVarP(&sf.output, "output", "o", "", "write the report to `FILE` (atomically, mode 0600) instead of stdout")
+	registerFormat(fs, &sf.format)
+	registerOutput(fs, &sf.outputs)
 	fs.BoolVar(&sf.showSecrets, "show-secrets", false, "print full keys instead of the redacted xai-...LAST4 form")
 	fs.BoolVar(&sf.noColor, "no-color", false, "no colour in text output (also NO_COLOR)")
 	fs.BoolVarP(&sf.quiet, "quiet", "q", false, "print findings and errors only")
 	fs.StringVar(&sf.baseline, "baseline", "", "JSON report `FILE` of known keys not to report again")
+	fs.StringVar(&sf.baseline, "baseline-path", "", "gitleaks-style alias of --baseline")
+	_ = fs.MarkHidden("baseline-path")
 	fs.StringVar(&sf.config, "config", "", "config `FILE` (default .xaiscan.toml in the scanned root, if present)")
 	fs.IntVarP(&sf.workers, "workers", "j", runtime.NumCPU(), "number of files or objects scanned in parallel")
 	fs.BoolVar(&sf.noDecode, "no-decode", false, "do not look for base64- and UTF-16-encoded keys")
 	fs.BoolVar(&sf.noArchives, "no-archives", false, "do not open .gz, .zip, .tar and .tar.gz files")
 	fs.IntVar(&sf.archiveDepth, "archive-depth", archive.DefaultMaxDepth, "how deep to open archives nested in archives (at most 8)")
+	fs.BoolVar(&sf.noAllowMarkers, "no-allow-markers", false, "report keys on lines with an allow marker (xaiscan:allow, gitleaks:allow, ...) too")
 	switch k {
 	case kindAudit, kindDir:
 		fs.BoolVar(&sf.followSymlinks, "follow-symlinks", false, "follow symbolic links met while walking directories")
@@ -91,7 +106,11 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 	if k == kindAudit || k == kindDir {
 		fs.Var(&sf.maxFileSize, "max-file-size", "do not read files larger than `SIZE` (e.g. 100MiB; default: no limit)")
 	}
+	if k == kindStaged || k == kindPrePush {
+		fs.BoolVarP(&sf.verbose, "verbose", "v", false, "also print the summary when no key is found (hooks are silent then)")
+	}
 	sf.act.register(fs, false)
+	fs.StringVar(&sf.failOn, "fail-on", failOnAny, "exit 1 on `any|live` keys: any key found, or only live or unchecked ones (live implies --verify)")
 }
 
 // parseScan parses the flags and arguments of a scanning command of kind
@@ -102,7 +121,7 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 // invocation was wrong).
 func (a *app) parseScan(name string, k kind, args []string, min, max int, wrongArgs string, extra func(*pflag.FlagSet)) (sf *scanFlags, pos []string, code int, done bool) {
 	fs := a.newFlagSet(name)
-	sf = &scanFlags{}
+	sf = &scanFlags{kind: k}
 	sf.register(fs, k)
 	if extra != nil {
 		extra(fs)
@@ -129,8 +148,18 @@ func firstOr(pos []string, def string) string {
 
 // validate checks flag values before any work starts.
 func (sf *scanFlags) validate(fs *pflag.FlagSet) error {
-	if !slices.Contains(report.Formats, sf.format) {
-		return usagef("unknown format %q (want text, json or sarif)", sf.format)
+	f, ok := report.ParseFormat(sf.format)
+	if !ok {
+		return usagef("unknown format %q (want %s)", sf.format, strings.Join(report.Formats, ", "))
+	}
+	sf.format = f
+	outs, err := parseOutputs(sf.outputs, sf.format)
+	if err != nil {
+		return err
+	}
+	sf.outs = outs
+	if err := sf.validateFailOn(); err != nil {
+		return err
 	}
 	if sf.workers < 1 {
 		return usagef("--workers must be at least 1, not %d", sf.workers)
@@ -150,7 +179,7 @@ func (sf *scanFlags) engineOptions() scanner.Options {
 	if !sf.noDecode {
 		dets = append(dets, decode.Detectors()...)
 	}
-	o := scanner.Options{Workers: sf.workers, Detectors: dets, MaxDecodedBytes: int64(sf.maxDecoded)}
+	o := scanner.Options{Workers: sf.workers, Detectors: dets, MaxDecodedBytes: int64(sf.maxDecoded), IgnoreAllowMarkers: sf.noAllowMarkers}
 	if len(sf.exclude) > 0 {
 		o.Exclude = sf.exclude.match
 	}
@@ -178,11 +207,12 @@ type plan struct {
 // known keys, scan, filter, verify, write the report, then run hooks and
 // the revoker. It returns the exit code.
 func (a *app) execute(ctx context.Context, sf *scanFlags, p plan) int {
-	if err := sf.openOutput(); err != nil {
+	sf.started = time.Now()
+	if err := sf.openOutputs(); err != nil {
 		return a.fail(err)
 	}
-	// Removes the temporary file unless the report was written.
-	defer sf.dest.Abort()
+	// Removes the temporary files of reports not written.
+	defer sf.abortOutputs()
 	actor, err := a.newActor(ctx, &sf.act)
 	if err != nil {
 		return a.fail(err)
@@ -216,7 +246,9 @@ func (a *app) execute(ctx context.Context, sf *scanFlags, p plan) int {
 	if p.dedupeWorktree {
 		res.Findings = dropShadowed(res.Findings)
 	}
+	notes := sf.coverageNotes(known, res)
 	res.Findings, res.Coverage = known.apply(res.Findings, res.Coverage)
+	res.Coverage.Notes = append(res.Coverage.Notes, notes...)
 
 	return a.finish(ctx, sf, actor, res)
 }
@@ -233,10 +265,7 @@ func (a *app) finish(ctx context.Context, sf *scanFlags, actor *actor, res scann
 	reported := a.writeReport(sf, res) == nil
 	failed := actor.act(ctx, a, res.Findings)
 
-	code := exitClean
-	if len(res.Findings) > 0 {
-		code = exitFindings
-	}
+	code := a.findingsCode(sf, res.Findings)
 	if res.Interrupted {
 		a.warnf("interrupted: the scan is incomplete")
 		code = exitError
@@ -247,54 +276,83 @@ func (a *app) finish(ctx context.Context, sf *scanFlags, actor *actor, res scann
 	return code
 }
 
-// openOutput creates the -o report file, if one was asked for and is not
-// open yet.
-func (sf *scanFlags) openOutput() error {
-	if sf.dest != nil || sf.output == "" || sf.output == "-" {
-		return nil
-	}
-	f, err := report.CreateFile(sf.output)
-	if err != nil {
-		return fmt.Errorf("cannot write the report: %w", err)
-	}
-	sf.dest = f
-	return nil
-}
-
-// writeReport writes the report to stdout or --output. Read errors are
-// also printed to stderr, one line each, unless the text report on the
-// terminal already shows them. When the report cannot be delivered it
-// says so on stderr, makes sure the findings still reach the terminal
-// (see deliverFallback) and returns the error: the caller exits 2.
+// writeReport writes every report (see outputs.go): the files first,
+// then standard output. Read errors are also printed to stderr, one line
+// each, unless the text report on standard output already shows them.
+// When a report cannot be delivered it says so on stderr, makes sure the
+// findings still reach the terminal (see deliverFallback) and returns the
+// error: the caller exits 2.
 func (a *app) writeReport(sf *scanFlags, res scanner.Result) error {
-	if err := sf.openOutput(); err != nil {
+	if sf.outs == nil {
+		// The standalone commands, and callers that did not validate.
+		sf.outs = []output{{format: sf.format, path: stdoutPath}}
+	}
+	if err := sf.openOutputs(); err != nil {
 		a.say(err.Error())
 		a.deliverFallback(res, sf, a.stdout)
 		return err
 	}
-	ro := report.Options{
-		ShowSecrets: sf.showSecrets,
-		Color:       sf.dest == nil && sf.format == "text" && a.colorAllowed(sf) && isTerminal(a.stdout),
-		Version:     version,
-		Quiet:       sf.quiet,
-	}
-	if err := a.deliver(sf, res, ro); err != nil {
-		return err
-	}
-	if sf.dest != nil || sf.format != "text" {
-		a.echoErrors(res)
-		if n := len(res.Findings); n > 0 && !sf.quiet && sf.dest != nil {
-			a.warnf("%d finding(s) written to %s", n, sf.output)
+	finished := time.Now()
+	var firstErr error
+	failedFile, echoed := false, false
+	for _, stdout := range []bool{false, true} {
+		for _, o := range sf.outs {
+			if o.stdout() != stdout {
+				continue
+			}
+			if err := a.deliver(sf, o, res, a.reportOptions(sf, o, finished)); err != nil {
+				firstErr = cmpOr(firstErr, err)
+				failedFile = failedFile || !o.stdout()
+				// A closed stdout has listed the read errors already.
+				echoed = echoed || errors.Is(err, syscall.EPIPE)
+			}
 		}
 	}
-	return nil
+	if failedFile && !sf.textOnStdout() {
+		a.deliverFallback(res, sf, sf.fallbackStream(a))
+	}
+	if !sf.textOnStdout() && !echoed {
+		a.echoErrors(res)
+		if n := len(res.Findings); n > 0 && !sf.quiet && !hasStdout(sf.outs) && firstErr == nil {
+			a.warnf("%d finding(s) written to %s", n, strings.Join(sf.filePaths(), ", "))
+		}
+	}
+	return firstErr
 }
 
-// deliver writes the report to its destination and, if that fails,
-// reports it and falls back.
-func (a *app) deliver(sf *scanFlags, res scanner.Result, ro report.Options) error {
-	if sf.dest == nil {
-		err := report.Write(a.stdout, sf.format, res, ro)
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// reportOptions are the writer's options for one output.
+func (a *app) reportOptions(sf *scanFlags, o output, finished time.Time) report.Options {
+	ro := report.Options{
+		ShowSecrets: sf.showSecrets,
+		Color:       o.stdout() && o.format == "text" && a.colorAllowed(sf) && isTerminal(a.stdout),
+		Version:     currentBuild().reportVersion(),
+		Quiet:       sf.quiet,
+		Verbose:     sf.verbose,
+		Started:     sf.started,
+		Finished:    finished,
+	}
+	switch sf.kind {
+	case kindStaged:
+		ro.Hook = report.HookCommit
+	case kindPrePush:
+		ro.Hook = report.HookPush
+	}
+	return ro
+}
+
+// deliver writes one report and, if that fails, says so. A report file
+// that fails is left as it was (or, for a stream, may hold part of a
+// report).
+func (a *app) deliver(sf *scanFlags, o output, res scanner.Result, ro report.Options) error {
+	if o.stdout() {
+		err := report.Write(a.stdout, o.format, res, ro)
 		if err == nil {
 			return nil
 		}
@@ -310,20 +368,36 @@ func (a *app) deliver(sf *scanFlags, res scanner.Result, ro report.Options) erro
 		a.deliverFallback(res, sf, a.stderr)
 		return err
 	}
-	err := report.Write(sf.dest, sf.format, res, ro)
+	err := report.Write(o.file, o.format, res, ro)
 	if err == nil {
-		err = sf.dest.Commit()
+		err = o.file.Commit()
 	}
-	sf.dest.Abort()
+	o.file.Abort()
 	if err != nil {
 		err = fmt.Errorf("the report was not written (%w)", err)
-		if !sf.dest.IsStream() {
-			err = fmt.Errorf("%w; %s was left as it was", err, sf.output)
+		if !o.file.IsStream() {
+			err = fmt.Errorf("%w; %s was left as it was", err, o.path)
 		}
-		a.say(err.Error() + "; the findings follow on standard output")
-		a.deliverFallback(res, sf, a.stdout)
+		msg := err.Error()
+		switch {
+		case sf.textOnStdout():
+		case hasStdout(sf.outs):
+			msg += "; the findings follow on standard error"
+		default:
+			msg += "; the findings follow on standard output"
+		}
+		a.say(msg)
 	}
 	return err
+}
+
+// fallbackStream is where the findings go when a report file fails:
+// standard output, unless another report is printed there.
+func (sf *scanFlags) fallbackStream(a *app) io.Writer {
+	if hasStdout(sf.outs) {
+		return a.stderr
+	}
+	return a.stdout
 }
 
 // deliverFallback writes the findings as text to w, or to stderr if w
@@ -331,7 +405,7 @@ func (a *app) deliver(sf *scanFlags, res scanner.Result, ro report.Options) erro
 // them. Keys are redacted even with --show-secrets: the full keys were
 // meant for the report file, and the terminal may be a CI log.
 func (a *app) deliverFallback(res scanner.Result, sf *scanFlags, w io.Writer) {
-	ro := report.Options{Version: version, Quiet: sf.quiet}
+	ro := report.Options{Version: currentBuild().reportVersion(), Quiet: sf.quiet}
 	if err := report.Write(w, "text", res, ro); err != nil && w != a.stderr {
 		a.say(fmt.Sprintf("standard output failed too (%v); the findings follow on standard error", err))
 		_ = report.Write(a.stderr, "text", res, ro)

@@ -321,7 +321,7 @@ func verifyB64(w []byte, at int, p *b64Pattern, fn func(scanner.Hit)) {
 	}
 	first := 8 * m.Start / 6
 	last := (8*m.End - 1) / 6
-	if last >= np || allowedB64(w, qs, p.xIdx, m.End-m.Start) {
+	if last >= np {
 		return
 	}
 	fn(scanner.Hit{
@@ -331,6 +331,7 @@ func verifyB64(w []byte, at int, p *b64Pattern, fn func(scanner.Hit)) {
 		Key:      bytes.Clone(d[m.Start:m.End]),
 		Entropy:  m.Entropy,
 		Encoding: EncodingBase64,
+		Allowed:  allowedB64(w, qs, p.xIdx, m.End-m.Start),
 	})
 }
 

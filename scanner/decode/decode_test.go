@@ -178,8 +178,22 @@ func TestAllowMarkers(t *testing.T) {
 	b1 := []byte("k: " + base64.StdEncoding.EncodeToString([]byte(key)) + " # xaiscan:allow\n")
 	b2 := []byte("k: " + base64.StdEncoding.EncodeToString([]byte("KEY="+key+" # gitleaks:allow\n")) + "\n")
 	u := encUTF16("$k = '"+key+"' # xaiscan:allow\r\n", false, true)
-	if res := scan(t, dataItem("a", b1), dataItem("b", b2), dataItem("c", u)); len(res.Findings) != 0 {
+	res := scan(t, dataItem("a", b1), dataItem("b", b2), dataItem("c", u))
+	if len(res.Findings) != 0 {
 		t.Fatalf("%d findings, want 0: first in %s", len(res.Findings), res.Findings[0].Path)
+	}
+	if res.Coverage.AllowMarked != 3 {
+		t.Errorf("AllowMarked = %d, want 3", res.Coverage.AllowMarked)
+	}
+	// --no-allow-markers: the same keys are reported, none counted.
+	dets := append([]scanner.Detector{scanner.Plain{}}, Detectors()...)
+	res, err := scanner.New(scanner.Options{Detectors: dets, IgnoreAllowMarkers: true}).
+		Run(context.Background(), scanner.ItemList{dataItem("a", b1), dataItem("b", b2), dataItem("c", u)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Findings) != 3 || res.Coverage.AllowMarked != 0 {
+		t.Errorf("ignoring markers: %d findings (want 3), AllowMarked %d", len(res.Findings), res.Coverage.AllowMarked)
 	}
 }
 

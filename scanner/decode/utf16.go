@@ -123,9 +123,6 @@ func verifyUTF16(w []byte, start int, be bool, fn func(scanner.Hit)) {
 	}
 	keyLen := m.End - m.Start
 	end := start + 2*keyLen
-	if allowedUTF16(w, start, end, be) {
-		return
-	}
 	enc := EncodingUTF16LE
 	if be {
 		enc = EncodingUTF16BE
@@ -137,6 +134,7 @@ func verifyUTF16(w []byte, start int, be bool, fn func(scanner.Hit)) {
 		Key:      bytes.Clone(dec[m.Start:m.End]),
 		Entropy:  m.Entropy,
 		Encoding: enc,
+		Allowed:  allowedUTF16(w, start, end, be),
 	})
 }
 

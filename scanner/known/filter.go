@@ -13,6 +13,8 @@ type Filter struct {
 	known Set
 	allow []Glob
 	notes []string
+	// sources name the files the known keys came from (see Unmatched).
+	sources []source
 }
 
 // NewFilter builds a filter from a configuration (may be nil) and any
@@ -83,7 +85,9 @@ func load(opts Options) (*Filter, error) {
 		}
 		sets = append(sets, s)
 	}
-	return NewFilter(cfg, sets...), nil
+	f := NewFilter(cfg, sets...)
+	f.sources = describeSources(cfg, ignoreFileIn(root), ign, baselines, sets[1:])
+	return f, nil
 }
 
 // Apply returns the findings that are not known, in their original order,

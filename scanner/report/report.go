@@ -1,6 +1,7 @@
 // Package report writes scan results as human text, JSON (the report
-// contract of DESIGN §4) and SARIF 2.1.0, and reads JSON reports back for
-// baselines and `xaiscan verify`.
+// contract of DESIGN §4), SARIF 2.1.0, GitLab's secret detection report
+// and a Markdown summary (for a CI job's summary page), and reads JSON
+// reports back for baselines and `xaiscan verify`.
 //
 // Every writer shows keys in their redacted form ("xai-..." and the last
 // four characters) unless Options.ShowSecrets is set. Writers never format
@@ -12,14 +13,17 @@
 // names that are not UTF-8 kept recoverable (path_bytes).
 //
 // Writers are single-threaded, never modify the Result they are given, and
-// produce byte-for-byte deterministic output for a given Result and Options.
+// produce byte-for-byte deterministic output for a given Result and Options
+// (the GitLab report's times come from Options; zero ones mean now).
 package report
 
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/xaiscan/xaiscan/rules"
 	"github.com/xaiscan/xaiscan/scanner"
@@ -48,13 +52,47 @@ type Options struct {
 	// notes and the "No xAI keys found." line are left out. JSON and SARIF
 	// ignore it: machine-readable reports are always complete.
 	Quiet bool
+	// Hook is set when the text report is a git hook's: HookCommit or
+	// HookPush. A clean, complete scan then prints nothing at all (a hook
+	// is silent on success), and keys found are announced as a blocked
+	// commit or push, each with what to do about it. Other formats ignore
+	// it.
+	Hook string
+	// Verbose, with Hook, prints the summary of a clean scan as well.
+	Verbose bool
+	// Started and Finished are when the scan ran, for the reports that
+	// record it (GitLab's scan.start_time and end_time). Zero means now.
+	Started, Finished time.Time
 }
+
+// Hook kinds for Options.Hook.
+const (
+	HookCommit = "commit"
+	HookPush   = "push"
+)
 
 // Formats lists the output formats Write accepts, in the order the CLI
 // documents them.
-var Formats = []string{"text", "json", "sarif"}
+var Formats = []string{"text", "json", "sarif", "gitlab", "markdown"}
 
-// Write renders res to w in the named format: "text", "json" or "sarif".
+// formatAliases are other names ParseFormat accepts.
+var formatAliases = map[string]string{
+	"summary": "markdown", // GitHub's job summary (GITHUB_STEP_SUMMARY)
+	"md":      "markdown",
+}
+
+// ParseFormat returns the format a name given by a user means, ignoring
+// case ("JSON" is "json") and resolving aliases ("summary" is
+// "markdown"), and whether it is one.
+func ParseFormat(name string) (string, bool) {
+	f := strings.ToLower(strings.TrimSpace(name))
+	if a, ok := formatAliases[f]; ok {
+		f = a
+	}
+	return f, slices.Contains(Formats, f)
+}
+
+// Write renders res to w in the named format (one of Formats).
 func Write(w io.Writer, format string, res scanner.Result, o Options) error {
 	switch format {
 	case "text":
@@ -63,6 +101,10 @@ func Write(w io.Writer, format string, res scanner.Result, o Options) error {
 		return WriteJSON(w, res, o)
 	case "sarif":
 		return WriteSARIF(w, res, o)
+	case "gitlab":
+		return WriteGitLab(w, res, o)
+	case "markdown":
+		return WriteMarkdown(w, res, o)
 	default:
 		return fmt.Errorf("report: unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
 	}

@@ -49,8 +49,10 @@ func TestRedactionEverywhere(t *testing.T) {
 				}
 				shown := render(t, format, fx.res, Options{Color: color, ShowSecrets: true})
 				for _, k := range fx.keys {
-					if !strings.Contains(shown, k) {
-						t.Errorf("color=%v: ShowSecrets output lacks the full key %s", color, rules.Redact(k))
+					// GitLab's report and the job summary are shown in web
+					// pages to everyone with access: always redacted.
+					if never := format == "gitlab" || format == "markdown"; strings.Contains(shown, k) == never {
+						t.Errorf("color=%v: ShowSecrets output shows the full key %s: %v", color, rules.Redact(k), !never)
 					}
 				}
 			}

@@ -72,15 +72,27 @@ func groupByKey(fs []shownFinding) []*keyGroup {
 }
 
 // WriteText writes res for people: findings grouped by key (one header per
-// distinct key, then each location indented), followed by a summary of
-// coverage, read errors, deliberate skips and notes. Every name, author
+// distinct key with its fingerprint, then each location indented), followed
+// by a summary of coverage, read errors, deliberate skips and notes. With
+// Options.Hook it is a git hook's report (see hook.go). Every name, author
 // and message is shown escaped (safetext.Escape): nothing in the output
 // can act on the terminal or start a line of its own.
 func WriteText(w io.Writer, res scanner.Result, o Options) error {
 	bw := bufio.NewWriter(w)
 	t := textWriter{w: bw, p: newPalette(o.Color), o: o}
 	sr := textCleaner(o).result(res)
+	hook := o.Hook != ""
+	if hook && !o.Verbose && sr.clean() {
+		return nil // a hook is silent on success
+	}
+	blocked := hook && len(sr.findings) > 0
+	if blocked {
+		t.blockedHeadline(sr.findings)
+	}
 	t.findings(sr.findings)
+	if blocked {
+		t.remedy(sr.findings)
+	}
 	t.summary(sr)
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("report: write text: %w", err)
@@ -109,6 +121,10 @@ func (t *textWriter) findings(fs []shownFinding) {
 		}
 		first := g.findings[0]
 		t.printf("%s %s", t.p.header.Sprint(ruleName(first.Rule)), t.p.key.Sprint(first.Secret))
+		if first.Fingerprint != "" {
+			// What .xaiscanignore, baselines and --revoke-hook name it by.
+			t.printf("  %s", t.p.dim.Sprint("fingerprint "+first.Fingerprint))
+		}
 		if v, detail := verificationOf(g.findings); v != "" {
 			t.printf("  %s", t.verification(v))
 			if s := t.detail(detail); s != "" {
@@ -315,9 +331,12 @@ func (t *textWriter) summary(res shownResult) {
 	add := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
 	cov := res.coverage
 	if !t.o.Quiet {
-		if len(res.findings) == 0 {
+		switch {
+		case len(res.findings) == 0:
 			add("No xAI keys found.")
-		} else {
+		case t.o.Hook != "":
+			// The headline has counted them.
+		default:
 			keys := len(groupByKey(res.findings))
 			add("%s in %s.", plural(keys, "key", "keys"), plural(len(res.findings), "location", "locations"))
 		}

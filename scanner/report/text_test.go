@@ -174,7 +174,7 @@ func TestHumanBytes(t *testing.T) {
 func TestTextQuietWithFindings(t *testing.T) {
 	k := rulestest.APIKey()
 	out := render(t, "text", scanner.Result{Findings: []scanner.Finding{fileFinding(k, "a", 1, 2)}}, Options{Quiet: true})
-	if want := "xAI API key " + rules.Redact(k) + "\n    a:1:2\n"; out != want {
+	if want := "xAI API key " + rules.Redact(k) + "  fingerprint " + rules.Fingerprint([]byte(k)) + "\n    a:1:2\n"; out != want {
 		t.Errorf("quiet output = %q, want %q", out, want)
 	}
 }
