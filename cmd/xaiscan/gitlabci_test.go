@@ -15,13 +15,13 @@ import (
 	"github.com/xaiscan/xaiscan/rules/rulestest"
 )
 
-// The GitLab CI template (ci/xaiscan.gitlab-ci.yml): its script, run with
+// The GitLab CI template (deploy/gitlab/xaiscan.gitlab-ci.yml): its script, run with
 // bash in a merge request's environment, writes GitLab's secret detection
 // report to the file the job publishes as artifacts:reports:secret_detection,
 // and fails the job on a key.
 func TestGitLabTemplate(t *testing.T) {
 	needTools(t, "bash", "git", "go")
-	data, err := os.ReadFile(filepath.Join(actionPath(t), "ci", "xaiscan.gitlab-ci.yml"))
+	data, err := os.ReadFile(filepath.Join(actionPath(t), "deploy", "gitlab", "xaiscan.gitlab-ci.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
