@@ -53,6 +53,22 @@ type Finding struct {
 	// AtHead is whether the key is still present at HEAD on this path
 	// (history scans only).
 	AtHead *bool `json:"at_head,omitempty"`
+	// Tag names the annotated tag whose message or tagger holds the key
+	// (then Object is the tag's id).
+	Tag string `json:"tag,omitempty"`
+	// Part says which part of a git object holds the key when it is not
+	// a file's content: "message" (a commit or tag message), "author" (a
+	// commit's author or committer, a tag's tagger), "header" (another
+	// header line of a commit or tag).
+	Part string `json:"part,omitempty"`
+	// Refs lists every ref from which the introducing commit (or the
+	// object) is reachable: where the key is exposed. Reflog entries are
+	// listed as NAME@{n}; an object only they hold is not Reachable.
+	// Whole-history scans only.
+	Refs []string `json:"refs,omitempty"`
+	// Attribution is set when the introducing commit rests on damaged
+	// data: "uncertain: " and why.
+	Attribution string `json:"attribution,omitempty"`
 
 	// Verification is "live", "dead" or "unknown"; present only with --verify.
 	Verification string `json:"verification,omitempty"`
@@ -63,9 +79,11 @@ type Finding struct {
 	// Key is the full secret. It is never written unless the user asked
 	// for --show-secrets.
 	Key string `json:"-"`
-	// Object is the id of the item the key was found in (a blob hash for
-	// git sources), used by sources to attribute findings after the scan.
-	Object string `json:"-"`
+	// Object is the id of the item the key was found in: for git findings
+	// the blob, or the commit or tag whose message or header holds it (set
+	// by the git source; always set for unreachable objects). Sources also
+	// use it to attribute findings after the scan.
+	Object string `json:"object,omitempty"`
 	// Offset is the byte offset of the key in its item.
 	Offset int64 `json:"-"`
 }

@@ -56,6 +56,7 @@ func commands() []command {
 		{"staged", "[REPO] [-- FILE...]", "scan what the next commit would add (for pre-commit hooks)", (*app).runStaged},
 		{"pre-push", "[REMOTE [URL]]", "scan what a push would publish (reads git's pre-push stdin)", (*app).runPrePush},
 		{"stdin", "", "scan standard input", (*app).runStdin},
+		{"remediate", "[REPO]", "audit REPO and write the response plan per key: exposure, revoke, rotate, purge history", (*app).runRemediate},
 		{"merge", "REPORT.json...", "join the JSON reports of a sharded fleet audit into one report", (*app).runMerge},
 		{"verify", "REPORT.json|-", "check whether the keys in a saved report (or on stdin) are live", (*app).runVerify},
 		{"revoke", "REPORT.json|-", "revoke the keys in a saved report (or on stdin) with the xAI Management API", (*app).runRevoke},

@@ -48,6 +48,7 @@ func (a *app) runMerge(ctx context.Context, args []string) int {
 // mergeReports reads the reports and joins them into one result.
 func mergeReports(names []string) (scanner.Result, error) {
 	seen := map[string]bool{}
+	owner := map[string]string{} // repository -> the report whose findings hold it
 	var results []scanner.Result
 	for _, name := range names {
 		abs, err := filepath.Abs(name)
@@ -67,7 +68,11 @@ func mergeReports(names []string) (scanner.Result, error) {
 		if err != nil {
 			return scanner.Result{}, fmt.Errorf("merge: %s: %w", name, err)
 		}
-		results = append(results, rep.Result())
+		r := rep.Result()
+		if err := claimRepositories(owner, name, r.Findings); err != nil {
+			return scanner.Result{}, err
+		}
+		results = append(results, r)
 	}
 	res := scanner.Merge(results...)
 	// Every shard reports what concerns all of them (an organisation that
@@ -76,4 +81,25 @@ func mergeReports(names []string) (scanner.Result, error) {
 	slices.Sort(res.Coverage.Notes)
 	res.Coverage.Notes = slices.Compact(res.Coverage.Notes)
 	return res, nil
+}
+
+// claimRepositories records the repositories of one report's findings and
+// refuses a repository already found in another report: the shards of one
+// audit never share a repository, so an overlap means the same shard twice
+// (under another name) or shards of different splits, and merging would
+// count its findings twice.
+func claimRepositories(owner map[string]string, name string, findings []scanner.Finding) error {
+	mine := map[string]bool{}
+	for _, f := range findings {
+		if f.Repository == "" || mine[f.Repository] {
+			continue
+		}
+		if other, ok := owner[f.Repository]; ok {
+			return usagef("merge: %s and %s both hold findings of %s: the same shard twice, or shards of different --shard K/N splits; its findings would count twice",
+				other, name, f.Repository)
+		}
+		mine[f.Repository] = true
+		owner[f.Repository] = name
+	}
+	return nil
 }

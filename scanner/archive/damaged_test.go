@@ -143,6 +143,31 @@ func TestZipWithoutCentralDirectory(t *testing.T) {
 	}
 }
 
+// A zip whose end record gives a wrong central-directory offset parses,
+// but no member opens at the offsets it names: the members are read from
+// their local headers, as without a central directory (not an error about
+// each member's offset).
+func TestZipMisplacedCentralDirectory(t *testing.T) {
+	key := rulestest.APIKey()
+	random := make([]byte, 30000)
+	rand.Read(random)
+	z := makeZip(t, zip.Deflate, file{"noise", random}, file{"d/k.env", []byte("a\nk=" + key + "\n")})
+	end := bytes.LastIndex(z, []byte("PK\x05\x06"))
+	if end < 0 {
+		t.Fatal("no end of central directory record")
+	}
+	bad := append([]byte(nil), z...)
+	copy(bad[end+16:end+20], []byte{0xff, 0xff, 0xff, 0x7f}) // offset of the central directory
+	if _, err := zip.NewReader(bytes.NewReader(bad), int64(len(bad))); err != nil {
+		t.Fatalf("archive/zip rejects the damaged archive (%v): the test no longer covers a directory that parses", err)
+	}
+	for _, it := range both("moved.zip", bad) {
+		res := scan(t, Options{}, it)
+		noted(t, res, "moved.zip", "members read from their local headers")
+		foundAt(t, res, key, "moved.zip!d/k.env:2")
+	}
+}
+
 // A truncated tar: the members before the cut are scanned whole, the
 // member it cuts into up to the cut.
 func TestTarTruncated(t *testing.T) {

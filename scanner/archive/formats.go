@@ -202,6 +202,9 @@ func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
 	if zr != nil {
 		zr.RegisterDecompressor(zipBzip2, newBzip2Reader)
 	}
+	if err == nil {
+		err = misplacedMembers(zr)
+	}
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		if !isZipFormatError(err) {
 			return err
@@ -236,6 +239,20 @@ func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// misplacedMembers checks that the central directory's offsets lead to
+// local headers. A directory whose end record gives a wrong offset (a
+// damaged or hand-edited archive) parses, yet every member then fails to
+// open; the local headers still hold each member, so the caller reads them
+// front to back instead. The error wraps zip.ErrFormat.
+func misplacedMembers(zr *zip.Reader) error {
+	for _, f := range zr.File {
+		if _, err := f.DataOffset(); err != nil { // (the name is untrusted: not quoted)
+			return fmt.Errorf("no local header at the offset the central directory gives a member: %w", zip.ErrFormat)
 		}
 	}
 	return nil

@@ -219,3 +219,21 @@ func copyFile(from, to string) error {
 	}
 	return out.Close()
 }
+
+// A trailing slash excludes directories only, as in gitignore: a file of
+// that name is still read, a directory of that name is not entered.
+func TestExcludeDirectoryOnly(t *testing.T) {
+	dir := t.TempDir()
+	key := rulestest.APIKey()
+	for _, p := range []string{"build", "src/build/x.env", "top", "other/top/y.env"} {
+		write(t, dir, p, "k="+key+"\n")
+	}
+	res := scan(t, []string{dir}, files.Options{Exclude: exclusions(t, "build/", "/other/top/")})
+	if got := paths(res); got != "build top" {
+		t.Fatalf("findings in %q, want the two files named like the patterns", got)
+	}
+	got := excluded(res)
+	if got["src/build"] != `excluded by --exclude "build/"` || got["other/top"] != `excluded by --exclude "/other/top/"` || len(got) != 2 {
+		t.Fatalf("excluded %v", got)
+	}
+}

@@ -59,10 +59,11 @@ type Exclusion struct {
 	Origin string
 }
 
-// excluded returns why display is excluded by a pattern, or "".
-func (s *Source) excluded(display string) string {
+// excluded returns why display (a directory when isDir) is excluded by
+// a pattern, or "".
+func (s *Source) excluded(display string, isDir bool) string {
 	for _, x := range s.opts.Exclude {
-		if x.Glob.Match(display) {
+		if (isDir && x.Glob.MatchDir(display)) || (!isDir && x.Glob.Match(display)) {
 			return fmt.Sprintf("excluded by %s %q", x.Origin, x.Glob.String())
 		}
 	}
@@ -114,7 +115,7 @@ func (s *Source) root(ctx context.Context, feed scanner.Feed, root string) error
 	// A named path is followed even if it is a symlink.
 	// A single root directory is what paths are relative to: patterns
 	// apply below it. Named files, and roots among several, are matched.
-	if why := s.excluded(display); why != "" && len(s.roots) > 1 {
+	if why := s.excluded(display, isDirPath(root)); why != "" && len(s.roots) > 1 {
 		feed.Skip(scanner.ExcludedAt(display, why))
 		return nil
 	}
@@ -124,7 +125,7 @@ func (s *Source) root(ctx context.Context, feed scanner.Feed, root string) error
 		return nil
 	}
 	if !info.IsDir() {
-		if why := s.excluded(display); why != "" {
+		if why := s.excluded(display, false); why != "" {
 			feed.Skip(scanner.ExcludedAt(display, why))
 			return nil
 		}
@@ -215,7 +216,7 @@ func (w *walker) entry(ctx context.Context, e fs.DirEntry, abs, rel string) erro
 	if w.s.opts.Filter != nil && !w.s.opts.Filter(rel, mode.IsDir()) {
 		return nil
 	}
-	if why := w.s.excluded(display); why != "" {
+	if why := w.s.excluded(display, mode.IsDir()); why != "" {
 		w.feed.Skip(scanner.ExcludedAt(display, why))
 		return nil
 	}
@@ -320,4 +321,11 @@ func reason(err error) string {
 		return pe.Op + ": " + pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// isDirPath reports whether p names a directory (following symlinks, as
+// a named root is followed).
+func isDirPath(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }

@@ -180,7 +180,7 @@ func scanOne(ctx context.Context, eng *scanner.Engine, p prepared, o Options) sc
 		empty.Coverage.Notes = []string{label + ": empty repository (no refs), nothing to audit"}
 		return empty
 	case p.err != nil:
-		empty.Coverage.Skipped = append(empty.Coverage.Skipped, scanner.ErrorAt(label, "could not clone: "+p.err.Error()))
+		empty.Coverage.Skipped = append(empty.Coverage.Skipped, scanner.ErrorAt(label, "could not clone: "+cloneReason(p.err)))
 		return empty
 	}
 	dir := p.repo.Path
@@ -239,3 +239,9 @@ func relabel(s, cloneDir string) string {
 }
 
 func oneLine(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
+
+// cloneReason is a clone error's text without the empty server reason
+// go-git appends ("repository not found: " when the server says no more).
+func cloneReason(err error) string {
+	return strings.TrimSuffix(strings.TrimSpace(err.Error()), ":")
+}

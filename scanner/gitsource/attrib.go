@@ -25,15 +25,21 @@ type introduction struct {
 	blob      plumbing.Hash
 	certain   bool  // the commit's parents were all there to diff against
 	reachable *bool // nil: unknown (the refs are damaged)
+	// doubt says why the introduction rests on damaged data ("" when it
+	// does not): a parent commit or a tree missing.
+	doubt string
 }
 
 // better orders candidate introductions of one (key, path): a commit whose
-// parents are known first, then a reachable one, then one of unknown
-// reachability, then the oldest author date, then the hash, so the choice
-// is deterministic.
+// parents are known first, then one whose diff was whole, then a reachable
+// one, then one of unknown reachability, then the oldest author date, then
+// the hash, so the choice is deterministic.
 func (a introduction) better(b introduction) bool {
 	if a.certain != b.certain {
 		return a.certain
+	}
+	if (a.doubt == "") != (b.doubt == "") {
+		return a.doubt == ""
 	}
 	if ra, rb := reachRank(a.reachable), reachRank(b.reachable); ra != rb {
 		return ra > rb
@@ -48,7 +54,8 @@ func (a introduction) better(b introduction) bool {
 // message findings and attributes blob findings to the (commit, path)
 // pairs that introduced each key. A raw finding may become several
 // findings (one per path the key was introduced on) or none (a blob that
-// only carries a key already reported on its path).
+// only carries a key already reported on its path). Every finding of a
+// full audit then gets the refs that expose it (see expose).
 //
 // Finish also reports the objects found missing during the scan, each
 // named by the path and commit it was for where a commit's tree leads to
@@ -60,92 +67,89 @@ func (s *Source) Finish(ctx context.Context, raw []scanner.Finding, feed scanner
 	return out, err
 }
 
-// attribute is Finish's attribution of raw findings.
+// attribute is Finish's attribution of raw findings, one rule per step:
+// keys in commit and tag objects belong to that object; keys in blobs to
+// the commits that introduced them on each path; blobs no commit holds to
+// the index or to nothing; then every finding gets its exposure.
 func (s *Source) attribute(ctx context.Context, raw []scanner.Finding) ([]scanner.Finding, error) {
 	reach := s.reachable()
-	out, firsts := s.attributeMessages(raw, reach)
-	if len(firsts) == 0 {
-		return out, nil
+	r := s.splitRaw(raw)
+	out := append(r.other, s.attributeObjects(r.objects, reach)...)
+	if len(r.blobs) > 0 {
+		blobs, err := s.attributeBlobs(ctx, r.blobs, reach)
+		out = append(out, blobs...)
+		if err != nil {
+			return out, err
+		}
 	}
+	return s.expose(out), nil
+}
+
+// attributeBlobs attributes the findings in blobs to the commits and paths
+// that introduced each key, and reports the blobs no commit holds.
+func (s *Source) attributeBlobs(ctx context.Context, blobs map[plumbing.Hash]map[string][]scanner.Finding, reach reachability) ([]scanner.Finding, error) {
 	keysOf := map[plumbing.Hash]map[string]bool{}
-	for h, m := range firsts {
+	for h, m := range blobs {
 		keysOf[h] = map[string]bool{}
 		for k := range m {
 			keysOf[h][k] = true
 		}
 	}
 	s.found = keysOf
-	best, seen, err := s.bestIntroductions(ctx, s.candidates(firsts), keysOf, reach)
+	best, seen, err := s.bestIntroductions(ctx, s.candidates(blobs), keysOf, reach)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
 	head := s.newHeadView(keysOf, best)
-	for kp, in := range best {
-		f, ok := firsts[in.blob][kp.key]
-		if !ok {
-			continue
+	var out []scanner.Finding
+	for _, kp := range sortedKeyPaths(best) {
+		in := best[kp]
+		for _, f := range blobs[in.blob][kp.key] {
+			out = append(out, s.introducedFinding(f, kp, in, head))
 		}
-		c := in.commit
-		// A key inside an archive blob keeps its member part
-		// ("backup.tgz!config/app.env"): the blob's own path replaces
-		// the hash the archive expander had to name it by.
-		f.Path = kp.path + memberSuffix(f.Path)
-		f.Commit, f.Author, f.Email, f.Date = c.hash.String(), c.author, c.email, c.date()
-		f.Reachable = in.reachable
-		f.AtHead = head.atHead(kp)
-		out = append(out, f)
 	}
-	return append(out, s.unattributed(firsts, seen)...), nil
+	return append(out, s.unattributed(blobs, seen)...), nil
 }
 
-// attributeMessages fills in the commit or tag of message findings and
-// returns them, with the first finding of each key in each other object
-// (blobs), by object.
-func (s *Source) attributeMessages(raw []scanner.Finding, reach reachability) ([]scanner.Finding, map[plumbing.Hash]map[string]scanner.Finding) {
-	var out []scanner.Finding
-	firsts := map[plumbing.Hash]map[string]scanner.Finding{}
-	for _, f := range raw {
-		h, ok := parseHex(f.Object)
-		if !ok {
-			out = append(out, f)
-			continue
-		}
-		if c := s.commits[h]; c != nil && f.Path == "" {
-			f.Commit, f.Author, f.Email, f.Date = h.String(), c.author, c.email, c.date()
-			f.Reachable = reach.commit(h)
-			out = append(out, f)
-			continue
-		}
-		if t := s.tags[h]; t != nil && f.Path == "" {
-			f.Commit = s.peel(h).String()
-			f.Author, f.Email = t.tagger, t.email
-			if t.when != 0 {
-				f.Date = (&commitInfo{when: t.when}).date()
-			}
-			f.Reachable = reach.tag(h)
-			out = append(out, f)
-			continue
-		}
-		m := firsts[h]
-		if m == nil {
-			m = map[string]scanner.Finding{}
-			firsts[h] = m
-		}
-		if prev, ok := m[f.Key]; !ok || f.Offset < prev.Offset {
-			m[f.Key] = f
-		}
+// introducedFinding is a blob's finding at the commit and path that
+// introduced its key.
+func (s *Source) introducedFinding(f scanner.Finding, kp keyPath, in introduction, head headView) scanner.Finding {
+	c := in.commit
+	// A key inside an archive blob keeps its member part
+	// ("backup.tgz!config/app.env"): the blob's own path replaces the
+	// hash the archive expander had to name it by.
+	f.Path = kp.path + memberPath(f.Path, kp.path, f.Object)
+	f.Commit, f.Author, f.Email, f.Date = c.hash.String(), c.author, c.email, c.date()
+	f.Reachable = in.reachable
+	f.AtHead = head.atHead(kp)
+	f.Attribution = in.doubt
+	return f
+}
+
+// sortedKeyPaths orders the (key, path) pairs, so output does not depend
+// on map order.
+func sortedKeyPaths(m map[keyPath]introduction) []keyPath {
+	out := make([]keyPath, 0, len(m))
+	for kp := range m {
+		out = append(out, kp)
 	}
-	return out, firsts
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].path != out[j].path {
+			return out[i].path < out[j].path
+		}
+		return out[i].key < out[j].key
+	})
+	return out
 }
 
 // candidates lists the commits that may have introduced a found blob: all
 // of them in a full audit, those whose diff added one in a range scan;
 // oldest first, which keeps the tree cache warm.
-func (s *Source) candidates(firsts map[plumbing.Hash]map[string]scanner.Finding) []*commitInfo {
+func (s *Source) candidates(blobs map[plumbing.Hash]map[string][]scanner.Finding) []*commitInfo {
 	var todo []*commitInfo
 	if s.rangeMode {
 		set := map[plumbing.Hash]bool{}
-		for h := range firsts {
+		for h := range blobs {
 			for _, c := range s.intro[h] {
 				set[c] = true
 			}
@@ -160,40 +164,6 @@ func (s *Source) candidates(firsts map[plumbing.Hash]map[string]scanner.Finding)
 	}
 	sort.SliceStable(todo, func(i, j int) bool { return todo[i].when < todo[j].when })
 	return todo
-}
-
-// bestIntroductions diffs the candidate commits and keeps, for each (key,
-// path), the best introduction. It also returns the found blobs some
-// commit's tree holds.
-func (s *Source) bestIntroductions(ctx context.Context, todo []*commitInfo, keysOf map[plumbing.Hash]map[string]bool, reach reachability) (map[keyPath]introduction, map[plumbing.Hash]bool, error) {
-	skip := s.keylessSubtrees()
-	best := map[keyPath]introduction{}
-	seen := map[plumbing.Hash]bool{}
-	for _, c := range todo {
-		if err := ctx.Err(); err != nil {
-			return best, seen, err
-		}
-		if c == nil {
-			continue
-		}
-		// A commit whose parent is missing was diffed against nothing:
-		// everything looks introduced there, so it only counts when no
-		// commit with a known parentage introduced the key.
-		certain := s.rangeMode || s.shallow[c.hash] || !s.parentMissing(c)
-		reachable := reach.commit(c.hash)
-		if s.rangeMode {
-			reachable = boolPtr(true)
-		}
-		// A tree that cannot be read was recorded where it was met; the
-		// readable part of the diff still counts.
-		_ = s.introductions(c, keysOf, seen, skip, func(kp keyPath, blob plumbing.Hash) {
-			in := introduction{commit: c, blob: blob, certain: certain, reachable: reachable}
-			if cur, ok := best[kp]; !ok || in.better(cur) {
-				best[kp] = in
-			}
-		})
-	}
-	return best, seen, nil
 }
 
 // keylessSubtrees returns the diff pruning of a full audit: every blob was
@@ -276,125 +246,6 @@ func (v headView) atHead(kp keyPath) *bool {
 		}
 	}
 	return boolPtr(false)
-}
-
-// unattributed reports the found blobs no commit holds: staged content,
-// at its index path; or dangling blobs, once per key, with no path, as
-// unreachable.
-func (s *Source) unattributed(firsts map[plumbing.Hash]map[string]scanner.Finding, seen map[plumbing.Hash]bool) []scanner.Finding {
-	var out []scanner.Finding
-	var unseen []plumbing.Hash
-	for _, h := range sortedHashes(firsts) {
-		if !seen[h] {
-			unseen = append(unseen, h)
-		}
-	}
-	staged := s.stagedPaths(unseen)
-	for _, h := range unseen {
-		if paths := staged[h]; len(paths) > 0 {
-			out = append(out, stagedFindings(firsts[h], paths)...)
-			continue
-		}
-		for _, f := range firsts[h] {
-			// No path is known; an archive member keeps "<blob>!member".
-			if memberSuffix(f.Path) == "" {
-				f.Path = ""
-			}
-			f.Reachable = boolPtr(false)
-			f.AtHead = boolPtr(false)
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// stagedFindings reports the keys of a blob only the index names as
-// staged content, once per index path that holds it.
-func stagedFindings(keys map[string]scanner.Finding, paths []string) []scanner.Finding {
-	var out []scanner.Finding
-	for _, p := range paths {
-		for _, f := range keys {
-			f.Source = scanner.SourceStaged
-			f.Path = p + memberSuffix(f.Path)
-			f.Commit, f.Author, f.Email, f.Date = "", "", "", ""
-			f.Reachable, f.AtHead = nil, nil
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-// introductions finds the (key, path) pairs commit c introduced. A key is
-// introduced on path p when c holds it there and no parent does. When the
-// same commit also removed the key from other paths, that many of the new
-// paths are renames (paired by file name first) and are not introductions;
-// the rest are copies and are.
-func (s *Source) introductions(c *commitInfo, keysOf map[plumbing.Hash]map[string]bool, seen map[plumbing.Hash]bool, skip func(plumbing.Hash, []plumbing.Hash) bool, fn func(keyPath, plumbing.Hash)) error {
-	type change struct {
-		path string
-		nb   plumbing.Hash
-		obs  []plumbing.Hash
-	}
-	var changes []change
-	relevant := false
-	err := s.diffCommitPruned(c, skip, func(p string, nb plumbing.Hash, obs []plumbing.Hash) {
-		changes = append(changes, change{p, nb, obs})
-		if keysOf[nb] != nil {
-			relevant = true
-			seen[nb] = true
-		}
-	})
-	if !relevant {
-		return err
-	}
-	anyHas := func(obs []plumbing.Hash, k string) bool {
-		for _, o := range obs {
-			if !o.IsZero() && s.containsKey(o, k) {
-				return true
-			}
-		}
-		return false
-	}
-	gains := map[string][]change{}
-	for _, ch := range changes {
-		for k := range keysOf[ch.nb] {
-			if !anyHas(ch.obs, k) {
-				gains[k] = append(gains[k], ch)
-			}
-		}
-	}
-	for k, gs := range gains {
-		var losses []string
-		for _, ch := range changes {
-			if !keysOf[ch.nb][k] && anyHas(ch.obs, k) {
-				losses = append(losses, ch.path)
-			}
-		}
-		// Pair renames: same file name first, then in path order.
-		sort.Slice(gs, func(i, j int) bool { return gs[i].path < gs[j].path })
-		sort.Strings(losses)
-		renamed := make([]bool, len(gs))
-		used := make([]bool, len(losses))
-		for pass := 0; pass < 2; pass++ {
-			for i, g := range gs {
-				if renamed[i] {
-					continue
-				}
-				for j, l := range losses {
-					if !used[j] && (pass == 1 || baseName(l) == baseName(g.path)) {
-						used[j], renamed[i] = true, true
-						break
-					}
-				}
-			}
-		}
-		for i, g := range gs {
-			if !renamed[i] {
-				fn(keyPath{k, g.path}, g.nb)
-			}
-		}
-	}
-	return err
 }
 
 // containsKey reports whether blob b holds key k. Blobs that were scanned
@@ -600,12 +451,3 @@ func nopReader(b []byte) io.ReadCloser { return io.NopCloser(bytes.NewReader(b))
 func splitLines(b []byte) []string { return strings.Split(string(b), "\n") }
 
 func cutPrefix(s, p string) (string, bool) { return strings.CutPrefix(s, p) }
-
-// memberSuffix returns the "!member/path" part of a finding's path inside
-// an archive blob, or "".
-func memberSuffix(p string) string {
-	if i := strings.IndexByte(p, '!'); i >= 0 {
-		return p[i:]
-	}
-	return ""
-}

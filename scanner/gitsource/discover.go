@@ -66,7 +66,14 @@ func Discover(path string, getenv func(string) string) (Location, error) {
 	if err != nil {
 		return Location{}, err
 	}
-	if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+	// A path that does not exist is an error, not a reason to walk up: a
+	// mistyped REPO inside another repository would otherwise audit that
+	// repository instead, under the mistyped name.
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return Location{}, fmt.Errorf("%s: %w", path, unwrapPath(err))
+	}
+	if !fi.IsDir() {
 		abs = filepath.Dir(abs)
 	}
 	var loc Location

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -88,4 +89,21 @@ func mustRel(t *testing.T, base, target string) string {
 		t.Fatal(err)
 	}
 	return rel
+}
+
+// A path that does not exist inside a repository is an error naming it,
+// never the enclosing repository (a mistyped REPO would be audited as the
+// wrong one, under the mistyped name).
+func TestDiscoverMissingPathInsideRepository(t *testing.T) {
+	r := newRepo(t)
+	r.write("a.txt", "a\n")
+	r.commit("init")
+	missing := filepath.Join(r.dir, "no", "such", "repo")
+	loc, err := Discover(missing, env())
+	if err == nil {
+		t.Fatalf("Discover(%s) = %+v, want an error", missing, loc)
+	}
+	if !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("error = %v, want one naming %s as missing", err, missing)
+	}
 }

@@ -309,6 +309,25 @@ func TestIntegrityHead(t *testing.T) {
 			t.Errorf("lost branch: %q", e.Reason)
 		}
 	})
+	t.Run("symlink HEAD", func(t *testing.T) {
+		// The old form of a symbolic HEAD (a link to refs/heads/main)
+		// names the branch: it is not a detached HEAD.
+		r := newRepo(t)
+		key := rulestest.APIKey()
+		r.write("a.env", "k="+key+"\n")
+		r.commit("one")
+		head := filepath.Join(r.dir, ".git", "HEAD")
+		os.Remove(head)
+		if err := os.Symlink("refs/heads/main", head); err != nil {
+			t.Skipf("no symbolic links here: %v", err)
+		}
+		res := scan(t, r.dir, Options{})
+		noErrors(t, res)
+		f := one(t, byKey(res), key, "a.env")
+		if strings.Join(f.Refs, " ") != "refs/heads/main" {
+			t.Errorf("refs %q, want only refs/heads/main (HEAD is that branch, not detached)", f.Refs)
+		}
+	})
 	t.Run("broken loose ref", func(t *testing.T) {
 		r := newRepo(t)
 		r.commit("one")

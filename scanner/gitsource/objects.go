@@ -19,6 +19,7 @@ type commitInfo struct {
 	author  string
 	email   string
 	when    int64 // author time, Unix seconds
+	head    headerSpan
 }
 
 // date formats the author time as RFC 3339 in UTC, the report's form.
@@ -37,6 +38,20 @@ type tagInfo struct {
 	tagger     string
 	email      string
 	when       int64
+	head       headerSpan
+}
+
+// headerSpan is where a commit's or tag's header block ends: the whole
+// object is scanned, so a finding's offset says whether the key sits in
+// a header line or in the message.
+type headerSpan struct {
+	msgStart int64 // offset of the message's first byte
+	lines    int   // header lines, before the blank line
+}
+
+// spanOf measures the header block hdr that splitMessage returned.
+func spanOf(hdr []byte) headerSpan {
+	return headerSpan{msgStart: int64(len(hdr) + 1), lines: bytes.Count(hdr, []byte("\n"))}
 }
 
 // splitMessage returns the header block and the message of a commit or tag.
@@ -53,7 +68,7 @@ var errBadCommit = errors.New("malformed commit object")
 // mergetag) are skipped.
 func parseCommit(h plumbing.Hash, data []byte) (*commitInfo, []byte, error) {
 	hdr, msg := splitMessage(data)
-	c := &commitInfo{hash: h}
+	c := &commitInfo{hash: h, head: spanOf(hdr)}
 	haveTree := false
 	for len(hdr) > 0 {
 		line := hdr
@@ -92,7 +107,7 @@ func parseCommit(h plumbing.Hash, data []byte) (*commitInfo, []byte, error) {
 // parseTag reads an annotated tag's headers.
 func parseTag(data []byte) (*tagInfo, []byte, error) {
 	hdr, msg := splitMessage(data)
-	t := &tagInfo{}
+	t := &tagInfo{head: spanOf(hdr)}
 	haveObj := false
 	for _, line := range strings.Split(string(hdr), "\n") {
 		key, val, _ := strings.Cut(line, " ")

@@ -280,11 +280,11 @@ func (s *Source) sendRangeCommit(ctx context.Context, feed scanner.Feed, c *comm
 		if t != typCommit {
 			return nil, fmt.Errorf("not a commit")
 		}
-		_, msg, err := parseCommit(h, data)
-		if err != nil {
+		if _, _, err := parseCommit(h, data); err != nil {
 			return nil, err
 		}
-		return nopReader(msg), nil
+		// Headers too: a key pasted into an author name is published.
+		return nopReader(data), nil
 	})
 	if err := feed.Send(ctx, it); err != nil {
 		return err

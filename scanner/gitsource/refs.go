@@ -35,6 +35,11 @@ type refSet struct {
 	// packedUnread is set when packed-refs exists and could not be read:
 	// then no missing ref can be told from a lost one.
 	packedUnread bool
+	// reflog lists the entries of every reflog but the stash's (which
+	// are tips), as NAME@{n}, newest first: objects they hold survive gc
+	// until the reflog expires, though no ref reaches them. An entry
+	// naming an object gc already dropped is normal, not damage.
+	reflog []ref
 }
 
 // readRefs reads the refs of the repository at loc.
@@ -54,8 +59,55 @@ func readRefs(loc Location) refSet {
 		rs.tips = append(rs.tips, ref{n, byName[n]})
 	}
 	rs.readHeads(loc, byName)
-	rs.readStashLog(loc.CommonDir)
+	rs.readStashLog(loc.CommonDir, byName["refs/stash"])
+	rs.readReflogs(loc)
 	return rs
+}
+
+// readReflogs reads logs/HEAD and logs/refs/** of the common directory
+// and of a linked worktree's own git directory. Unreadable reflogs are
+// left out: they only add exposure, never hide a scanned object.
+func (rs *refSet) readReflogs(loc Location) {
+	dirs := []string{loc.CommonDir}
+	if loc.GitDir != loc.CommonDir {
+		dirs = append(dirs, loc.GitDir)
+	}
+	for _, dir := range dirs {
+		logs := filepath.Join(dir, "logs")
+		_ = filepath.WalkDir(logs, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return nil
+			}
+			rel, _ := filepath.Rel(logs, p)
+			name := filepath.ToSlash(rel)
+			if name == "refs/stash" {
+				return nil
+			}
+			rs.reflog = append(rs.reflog, reflogEntries(p, name)...)
+			return nil
+		})
+	}
+}
+
+// reflogEntries reads one reflog file: "<old> <new> <who> <when>\t<msg>"
+// lines, oldest first; entry n counts from the newest, as git's @{n}.
+func reflogEntries(file, name string) []ref {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	var out []ref
+	for i := len(lines) - 1; i >= 0; i-- {
+		f := strings.Fields(lines[i])
+		if len(f) < 2 {
+			continue
+		}
+		if h, ok := parseHex(f[1]); ok && !h.IsZero() {
+			out = append(out, ref{fmt.Sprintf("%s@{%d}", name, len(lines)-1-i), h})
+		}
+	}
+	return out
 }
 
 // refRoots lists the directories that hold loose refs: the shared refs/,
@@ -131,6 +183,9 @@ func (rs *refSet) readLooseRefs(commonDir, root string, byName map[string]plumbi
 			return nil
 		}
 		h, target, err := parseRefFile(data)
+		if t, ok := symlinkRef(p); ok {
+			h, target, err = plumbing.ZeroHash, t, nil
+		}
 		switch {
 		case err != nil:
 			rs.probs = append(rs.probs, problem{path: name, reason: err.Error()})
@@ -189,6 +244,9 @@ func (rs *refSet) readHeads(loc Location, byName map[string]plumbing.Hash) {
 			continue
 		}
 		h, target, err := parseRefFile(data)
+		if t, ok := symlinkRef(f); ok {
+			h, target, err = plumbing.ZeroHash, t, nil
+		}
 		switch {
 		case err != nil:
 			rs.probs = append(rs.probs, problem{path: name, reason: err.Error()})
@@ -198,6 +256,22 @@ func (rs *refSet) readHeads(loc Location, byName map[string]plumbing.Hash) {
 			rs.checkUnborn(loc, filepath.Dir(f), name, target, byName)
 		}
 	}
+}
+
+// symlinkRef reads a HEAD that is a symbolic link to "refs/...", the form
+// git used before "ref: " files and still reads: it names that branch (it
+// is not a detached HEAD at the commit the link's target holds).
+func symlinkRef(path string) (string, bool) {
+	st, err := os.Lstat(path)
+	if err != nil || st.Mode()&os.ModeSymlink == 0 {
+		return "", false
+	}
+	t, err := os.Readlink(path)
+	if err != nil {
+		return "", false
+	}
+	t = filepath.ToSlash(t)
+	return t, strings.HasPrefix(t, "refs/")
 }
 
 // checkUnborn records a HEAD whose branch is missing although the branch's
@@ -239,8 +313,10 @@ func lastReflogEntry(path string) (plumbing.Hash, bool) {
 }
 
 // readStashLog adds the stash reflog's entries: stash@{1} and older are
-// stashes as much as refs/stash is.
-func (rs *refSet) readStashLog(commonDir string) {
+// stashes as much as refs/stash is. stash@{0} is refs/stash itself
+// (stashTip) and is left out when it names the same commit, so exposure
+// does not list one stash twice.
+func (rs *refSet) readStashLog(commonDir string, stashTip plumbing.Hash) {
 	data, err := os.ReadFile(filepath.Join(commonDir, "logs", "refs", "stash"))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -254,8 +330,9 @@ func (rs *refSet) readStashLog(commonDir string) {
 		if len(f) < 2 {
 			continue
 		}
-		if h, ok := parseHex(f[1]); ok && !h.IsZero() {
-			rs.tips = append(rs.tips, ref{fmt.Sprintf("stash@{%d}", len(lines)-1-i), h})
+		n := len(lines) - 1 - i
+		if h, ok := parseHex(f[1]); ok && !h.IsZero() && (n > 0 || h != stashTip) {
+			rs.tips = append(rs.tips, ref{fmt.Sprintf("stash@{%d}", n), h})
 		}
 	}
 }

@@ -335,9 +335,10 @@ func (s *Source) Close() error {
 	return nil
 }
 
-// addCommit records a parsed commit and returns its message.
+// addCommit records a parsed commit and returns what is scanned of it:
+// the whole object, headers (author, committer) and message.
 func (s *Source) addCommit(h plumbing.Hash, data []byte) ([]byte, error) {
-	c, msg, err := parseCommit(h, data)
+	c, _, err := parseCommit(h, data)
 	if err != nil {
 		return nil, err
 	}
@@ -360,12 +361,13 @@ func (s *Source) addCommit(h plumbing.Hash, data []byte) ([]byte, error) {
 			}
 		}
 	}
-	return msg, nil
+	return data, nil
 }
 
-// addTag records an annotated tag and returns its message.
+// addTag records an annotated tag and returns what is scanned of it: the
+// whole object, tagger and message.
 func (s *Source) addTag(h plumbing.Hash, data []byte) ([]byte, error) {
-	t, msg, err := parseTag(data)
+	t, _, err := parseTag(data)
 	if err != nil {
 		return nil, err
 	}
@@ -375,7 +377,7 @@ func (s *Source) addTag(h plumbing.Hash, data []byte) ([]byte, error) {
 	if !s.st.has(t.target) {
 		s.noteMissing(missingObj{hash: t.target, kind: typeName(t.targetType), role: fmt.Sprintf("the target of tag %q (%s)", t.name, h)})
 	}
-	return msg, nil
+	return data, nil
 }
 
 // checkTree verifies that everything a tree names is in the store: this is

@@ -152,34 +152,54 @@ func (s *Source) inPacks(h plumbing.Hash, n int) bool {
 
 // indexPack reads a pack's index and every entry's header (a few bytes at
 // each offset, read in large sequential windows), links each delta to its
-// base and types every family from its base.
+// base and types every family from its base. Each is a step of its own.
 func (s *Source) indexPack(pi int, p *pack, cached *atomic.Int64, want map[plumbing.Hash]bool) (*packStream, error) {
-	it, err := p.idx.EntriesByOffset()
-	if err != nil {
-		return nil, fmt.Errorf("reading pack index: %w", err)
-	}
 	ps := &packStream{s: s, p: p, nodes: make([]node, 0, p.n), ext: map[int32]plumbing.Hash{}, cached: cached}
+	if err := ps.readIndexOrder(); err != nil {
+		return nil, err
+	}
+	if err := ps.readHeaders(pi, want); err != nil {
+		return nil, err
+	}
+	ps.linkChildren()
+	ps.typeFamilies()
+	return ps, nil
+}
+
+// readIndexOrder lists the pack's objects from its index, by offset.
+func (ps *packStream) readIndexOrder() error {
+	it, err := ps.p.idx.EntriesByOffset()
+	if err != nil {
+		return fmt.Errorf("reading pack index: %w", err)
+	}
+	defer it.Close()
 	for {
 		e, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return nil, fmt.Errorf("reading pack index: %w", err)
+			return fmt.Errorf("reading pack index: %w", err)
 		}
 		ps.nodes = append(ps.nodes, node{hash: e.Hash, off: int64(e.Offset), base: noBase})
 	}
-	it.Close()
-	nodes := ps.nodes
-	offIndex := func(off int64) int32 {
-		i := sort.Search(len(nodes), func(i int) bool { return nodes[i].off >= off })
-		if i < len(nodes) && nodes[i].off == off {
-			return int32(i)
-		}
-		return -1
-	}
+}
 
-	// Headers, read through a sliding window.
+// offIndex is the node starting at offset off, or -1.
+func (ps *packStream) offIndex(off int64) int32 {
+	nodes := ps.nodes
+	i := sort.Search(len(nodes), func(i int) bool { return nodes[i].off >= off })
+	if i < len(nodes) && nodes[i].off == off {
+		return int32(i)
+	}
+	return -1
+}
+
+// readHeaders reads every entry's header through a sliding window and
+// records its kind, size and base. An object is emitted when wanted and
+// not in an earlier pack (pi is this pack's index).
+func (ps *packStream) readHeaders(pi int, want map[plumbing.Hash]bool) error {
+	p, s, nodes := ps.p, ps.s, ps.nodes
 	const win = 1 << 20
 	buf := make([]byte, win)
 	var wStart, wEnd int64 = 0, 0
@@ -198,7 +218,7 @@ func (s *Source) indexPack(pi int, p *pack, cached *atomic.Int64, want map[plumb
 			wStart = n.off
 			m, err := p.f.ReadAt(buf, wStart)
 			if err != nil && !errors.Is(err, io.EOF) {
-				return nil, fmt.Errorf("reading %s: %w", p.name, err)
+				return fmt.Errorf("reading %s: %w", p.name, err)
 			}
 			wEnd = wStart + int64(m)
 		}
@@ -208,32 +228,45 @@ func (s *Source) indexPack(pi int, p *pack, cached *atomic.Int64, want map[plumb
 			continue
 		}
 		n.kind, n.size, n.dataOff = hdr.kind, hdr.size, hdr.dataOff
-		switch hdr.kind {
-		case typOfsDelta:
-			if b := offIndex(hdr.baseOff); b >= 0 && b != int32(i) {
-				n.base = b
-			} else {
-				n.err = fmt.Errorf("%s: delta at offset %d names a base at offset %d where no object starts", p.name, n.off, hdr.baseOff)
-			}
-		case typRefDelta:
-			if off, err := p.idx.FindOffset(hdr.baseHash); err == nil {
-				if b := offIndex(off); b >= 0 && b != int32(i) {
-					n.base = b
-					break
-				}
-			}
-			if s.st.has(hdr.baseHash) {
-				n.base = extBase
-				ps.ext[int32(i)] = hdr.baseHash
-			} else {
-				n.err = fmt.Errorf("%s: delta base %s is missing", p.name, hdr.baseHash)
-			}
-		default:
-			n.typ = hdr.kind
-		}
+		ps.linkBase(int32(i), hdr)
 	}
+	return nil
+}
 
-	// Children lists (CSR) and pending counts.
+// linkBase records node i's delta base: a node of this pack (by offset or
+// by id), an object elsewhere in the store (extBase), or an error when the
+// base is nowhere. A whole object is its own family's type.
+func (ps *packStream) linkBase(i int32, hdr objHeader) {
+	n, p := &ps.nodes[i], ps.p
+	switch hdr.kind {
+	case typOfsDelta:
+		if b := ps.offIndex(hdr.baseOff); b >= 0 && b != i {
+			n.base = b
+		} else {
+			n.err = fmt.Errorf("%s: delta at offset %d names a base at offset %d where no object starts", p.name, n.off, hdr.baseOff)
+		}
+	case typRefDelta:
+		if off, err := p.idx.FindOffset(hdr.baseHash); err == nil {
+			if b := ps.offIndex(off); b >= 0 && b != i {
+				n.base = b
+				return
+			}
+		}
+		if ps.s.st.has(hdr.baseHash) {
+			n.base = extBase
+			ps.ext[i] = hdr.baseHash
+		} else {
+			n.err = fmt.Errorf("%s: delta base %s is missing", p.name, hdr.baseHash)
+		}
+	default:
+		n.typ = hdr.kind
+	}
+}
+
+// linkChildren builds the children lists (CSR: kidAt, kids) and each
+// node's pending count: its deltas, plus one when it is itself emitted.
+func (ps *packStream) linkChildren() {
+	nodes := ps.nodes
 	ps.kidAt = make([]int32, len(nodes)+1)
 	for i := range nodes {
 		if b := nodes[i].base; b >= 0 {
@@ -260,9 +293,12 @@ func (s *Source) indexPack(pi int, p *pack, cached *atomic.Int64, want map[plumb
 		}
 		n.pending.Store(pend)
 	}
+}
 
-	// Type every family from its base; whatever a walk from the bases does
-	// not reach sits on a delta cycle (a corrupt pack).
+// typeFamilies types every family from its base; whatever a walk from the
+// bases does not reach sits on a delta cycle (a corrupt pack).
+func (ps *packStream) typeFamilies() {
+	nodes, p := ps.nodes, ps.p
 	seen := make([]bool, len(nodes))
 	var stack []int32
 	for i := range nodes {
@@ -271,7 +307,7 @@ func (s *Source) indexPack(pi int, p *pack, cached *atomic.Int64, want map[plumb
 			continue
 		}
 		if n.base == extBase {
-			t, _, err := s.st.read(ps.ext[int32(i)])
+			t, _, err := ps.s.st.read(ps.ext[int32(i)])
 			if err != nil {
 				n.err = fmt.Errorf("%s: delta base %s: %w", p.name, ps.ext[int32(i)], err)
 			}
@@ -294,7 +330,6 @@ func (s *Source) indexPack(pi int, p *pack, cached *atomic.Int64, want map[plumb
 			nodes[i].err = fmt.Errorf("%s: object at offset %d is on a delta cycle", p.name, nodes[i].off)
 		}
 	}
-	return ps, nil
 }
 
 // lane walks delta families depth-first, so a base is resolved just before

@@ -17,7 +17,10 @@ import (
 //   - a pattern with a slash is anchored at the root; a leading "/" is
 //     optional;
 //   - a pattern that matches a directory matches everything under it
-//     ("vendor", "vendor/", "vendor/**" are equivalent).
+//     ("vendor" and "vendor/**" are equivalent);
+//   - a trailing "/" matches directories only, as in gitignore: "build/"
+//     matches what lies under a directory named build, never a file
+//     named build (MatchDir asks about a directory itself).
 //
 // Archive members, reported as "outer.zip!inner/path", match when the
 // pattern matches the outer path (or the whole string).
@@ -36,6 +39,7 @@ func ParseGlob(pattern string) (Glob, error) {
 	if p == "" {
 		return Glob{}, ErrEmptyGlob
 	}
+	dirOnly := strings.HasSuffix(p, "/")
 	p = strings.TrimSuffix(p, "/")
 	anywhere := !strings.Contains(p, "/")
 	p = strings.TrimPrefix(p, "/")
@@ -62,7 +66,12 @@ func ParseGlob(pattern string) (Glob, error) {
 	}
 	// Matching a directory matches everything under it: a trailing "**"
 	// says so, and lets one pass over the path decide.
-	if segs[len(segs)-1] != "**" {
+	// A directory-only pattern needs at least one segment after the
+	// directory, so a file of that name is not matched.
+	switch {
+	case dirOnly && segs[len(segs)-1] != "**":
+		segs = append(segs, "*", "**")
+	case segs[len(segs)-1] != "**":
 		segs = append(segs, "**")
 	}
 	return Glob{pattern: pattern, segments: segs, anywhere: anywhere}, nil
@@ -85,6 +94,13 @@ func (g Glob) Match(p string) bool {
 		return g.matchPath(p[:i])
 	}
 	return false
+}
+
+// MatchDir reports whether the directory p is matched by g: what Match
+// says of p, or of anything inside p (which a directory-only pattern
+// requires).
+func (g Glob) MatchDir(p string) bool {
+	return g.Match(p) || (p != "" && g.matchPath(strings.TrimSuffix(p, "/")+"/."))
 }
 
 func (g Glob) matchPath(p string) bool {

@@ -165,7 +165,7 @@ func TestGlob(t *testing.T) {
 		{"*.md", []string{"README.md", "docs/a/b.md"}, []string{"README.mdx", "md"}},
 		{"docs/**/*.md", []string{"docs/a.md", "docs/x/y/a.md"}, []string{"a/docs/a.md", "docs/a.txt"}},
 		{"/config/*.env", []string{"config/a.env"}, []string{"x/config/a.env", "config/sub/a.env"}},
-		{"vendor/", []string{"vendor/a/b.go", "src/vendor/a.go"}, []string{"vendors/a.go"}},
+		{"vendor/", []string{"vendor/a/b.go", "src/vendor/a.go"}, []string{"vendors/a.go", "vendor", "src/vendor"}},
 		{"/vendor", []string{"vendor/a/b.go"}, []string{"src/vendor/a.go"}},
 		{"fixtures/*.zip", []string{"fixtures/a.zip!inner/key.txt", "fixtures/a.zip"}, []string{"fixtures/a.tar!x"}},
 		{"**", []string{"a", "a/b"}, []string{""}},
@@ -185,6 +185,14 @@ func TestGlob(t *testing.T) {
 				t.Errorf("%q should not match %q", tc.pat, p)
 			}
 		}
+	}
+	// MatchDir: a directory-only pattern matches the directory itself,
+	// though Match (which cannot tell a file from a directory) does not.
+	if g, _ := ParseGlob("build/"); !g.MatchDir("src/build") || g.Match("src/build") || !g.MatchDir("build") {
+		t.Error(`"build/" should match the directory build, and not a file named build`)
+	}
+	if g, _ := ParseGlob("build"); !g.MatchDir("build") || !g.Match("build") {
+		t.Error(`"build" should match a file or a directory named build`)
 	}
 	for _, bad := range []string{"", "  ", "/", "a//b", "[x", "a**"} {
 		if _, err := ParseGlob(bad); err == nil {

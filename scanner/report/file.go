@@ -51,7 +51,13 @@ func CreateFile(path string) (*File, error) {
 			}
 		case mode.IsDir():
 			return nil, fmt.Errorf("%s is a directory", path)
-		case mode&(fs.ModeNamedPipe|fs.ModeCharDevice) != 0:
+		case mode&fs.ModeNamedPipe != 0:
+			f, err := openFIFO(path)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, unwrapPath(err))
+			}
+			return &File{path: path, f: f, w: bufio.NewWriterSize(f, 64<<10), stream: true}, nil
+		case mode&fs.ModeCharDevice != 0:
 			return openStream(path)
 		default:
 			return nil, fmt.Errorf("%s is not a regular file (%s)", path, mode.Type())

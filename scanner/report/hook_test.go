@@ -43,7 +43,7 @@ func TestHookSilentOnSuccess(t *testing.T) {
 	}
 	excluded := clean
 	excluded.Coverage.Skipped = []scanner.Skipped{scanner.ExcludedAt("gone.txt", "deleted")}
-	if out := render(t, "text", excluded, Options{Hook: HookCommit}); !strings.Contains(out, "Skipped 1 path: deleted") {
+	if out := render(t, "text", excluded, Options{Hook: HookCommit}); !strings.Contains(out, "Excluded gone.txt: deleted") {
 		t.Errorf("a clean hook run with a skip: %q", out)
 	}
 	// Outside hooks the clean line stays.

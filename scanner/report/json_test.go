@@ -65,7 +65,7 @@ func TestJSONFieldNames(t *testing.T) {
 	f0 := fs[0].(map[string]any)
 	wantKeys(t, "file finding", f0, base...)
 	wantKeys(t, "git finding", fs[1].(map[string]any),
-		append(base, "commit", "author", "email", "date", "reachable", "at_head", "verification")...)
+		append(base, "commit", "author", "email", "date", "reachable", "at_head", "verification", "object")...)
 	if f0["rule"] != rules.APIKey || f0["source"] != "file" || f0["path"] != "config/.env" ||
 		f0["line"] != 2.0 || f0["column"] != 13.0 || f0["secret"] != rules.Redact(k1) ||
 		f0["fingerprint"] != rules.Fingerprint([]byte(k1)) || f0["entropy"] != 5.71 {

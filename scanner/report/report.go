@@ -154,29 +154,57 @@ func ruleName(id string) string {
 	return id
 }
 
-// skipSummaries condenses the deliberate skips (Error false) into one line
-// per reason, "Skipped 3 paths: symlink not followed (…)", in reason order;
-// read errors are listed one by one elsewhere.
-// The entries have already been through a cleaner.
+// skipSummaries condenses the entries that do not make a scan partial
+// (notes and exclusions) into one line per kind and reason, naming the
+// first few paths, in kind then reason order: "Excluded 3 paths (vendor,
+// a.log, b.log): excluded by --exclude ...", "Read despite damage: x.gz:
+// truncated gzip stream ...". Errors are listed one by one elsewhere.
 func skipSummaries(skipped []shownSkip) []string {
-	counts := map[string]int{}
+	type group struct{ kind, reason string }
+	paths := map[group][]string{}
 	for _, s := range skipped {
 		if !s.IsError() {
-			counts[s.Reason]++
+			g := group{s.Kind, s.Reason}
+			paths[g] = append(paths[g], s.Path)
 		}
 	}
-	reasons := make([]string, 0, len(counts))
-	for reason := range counts {
-		reasons = append(reasons, reason)
+	groups := make([]group, 0, len(paths))
+	for g := range paths {
+		groups = append(groups, g)
 	}
-	sort.Strings(reasons)
-	out := make([]string, 0, len(reasons))
-	for _, reason := range reasons {
-		label := reason
+	sort.Slice(groups, func(i, j int) bool {
+		if groups[i].kind != groups[j].kind {
+			return groups[i].kind < groups[j].kind // excluded before note
+		}
+		return groups[i].reason < groups[j].reason
+	})
+	out := make([]string, 0, len(groups))
+	for _, g := range groups {
+		label := g.reason
 		if label == "" {
 			label = "no reason given"
 		}
-		out = append(out, fmt.Sprintf("Skipped %s: %s", plural(counts[reason], "path", "paths"), label))
+		verb := "Excluded"
+		if g.kind == scanner.KindNote {
+			verb = "Read despite damage:"
+		}
+		out = append(out, fmt.Sprintf("%s %s: %s", verb, pathList(paths[g]), label))
 	}
 	return out
+}
+
+// summaryPaths is how many paths a summary line names before "and N more".
+const summaryPaths = 3
+
+// pathList names one path, or counts several and names the first few.
+func pathList(ps []string) string {
+	if len(ps) == 1 {
+		return ps[0]
+	}
+	shown := ps[:min(len(ps), summaryPaths)]
+	list := strings.Join(shown, ", ")
+	if more := len(ps) - len(shown); more > 0 {
+		list += fmt.Sprintf(" and %d more", more)
+	}
+	return fmt.Sprintf("%d paths (%s)", len(ps), list)
 }

@@ -241,6 +241,8 @@ func (t *textWriter) location(f shownFinding) string {
 	switch {
 	case f.Path != "":
 		b.WriteString(f.Path)
+	case f.Source == scanner.SourceGit && objectLabel(f.Tag, f.Part, f.Commit, f.Object) != "":
+		b.WriteString(objectLabel(f.Tag, f.Part, f.Commit, f.Object))
 	case f.Commit != "":
 		b.WriteString("(commit message)")
 	case f.Source == scanner.SourceStdin:
@@ -275,7 +277,11 @@ func (t *textWriter) location(f shownFinding) string {
 	}
 	if f.Reachable != nil && !*f.Reachable {
 		b.WriteString("  ")
-		b.WriteString(t.p.warn.Sprint("(unreachable)"))
+		if onlyReflog(f.Refs) {
+			b.WriteString(t.p.warn.Sprint("(only in the reflog)"))
+		} else {
+			b.WriteString(t.p.warn.Sprint("(unreachable)"))
+		}
 	}
 	if f.AtHead != nil {
 		b.WriteString("  ")
@@ -284,6 +290,12 @@ func (t *textWriter) location(f shownFinding) string {
 		} else {
 			b.WriteString(t.p.dim.Sprint("removed since"))
 		}
+	}
+	if e := exposureLine(f.Refs); e != "" {
+		b.WriteString("\n        exposed: " + e)
+	}
+	if f.Attribution != "" {
+		b.WriteString("\n        attribution " + f.Attribution)
 	}
 	return b.String()
 }

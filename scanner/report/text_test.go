@@ -94,16 +94,17 @@ func TestTextSummary(t *testing.T) {
 		"Scanned 3 files, 340 blobs, 56 commits, 1.5 KiB.",
 		"Could not read 1 path; the scan is partial:",
 		"    private/key.pem: open: permission denied",
-		"Skipped 2 paths: symlink (not followed)",
-		"Skipped 1 path: not a regular file",
+		"Excluded 2 paths (link1, link2): symlink (not followed)",
+		"Excluded pipe: not a regular file",
 		"Note: shallow clone: history before the graft is not scanned",
 	} {
 		if !strings.Contains(out, want+"\n") {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
 	}
-	// Deliberate skips are counted, not listed.
-	if strings.Contains(out, "link1") {
+	// Deliberate skips are summarised on one line per reason, not listed
+	// a line each.
+	if strings.Count(out, "link1") != 1 || strings.Contains(out, "\n    link1") {
 		t.Errorf("deliberate skips must be summarised, not listed:\n%s", out)
 	}
 
@@ -111,7 +112,7 @@ func TestTextSummary(t *testing.T) {
 	if !strings.Contains(q, "private/key.pem: open: permission denied") {
 		t.Errorf("quiet output must keep read errors:\n%s", q)
 	}
-	for _, not := range []string{"Scanned", "Skipped", "Note:", "keys in"} {
+	for _, not := range []string{"Scanned", "Excluded", "Note:", "keys in"} {
 		if strings.Contains(q, not) {
 			t.Errorf("quiet output contains %q:\n%s", not, q)
 		}
@@ -196,5 +197,26 @@ func TestTextCapsUnreadableList(t *testing.T) {
 	res.Coverage.Skipped = res.Coverage.Skipped[:maxListedErrors+1]
 	if out := render(t, "text", res, Options{}); strings.Count(out, ": truncated") != maxListedErrors+1 {
 		t.Errorf("a list one over the cap was cut")
+	}
+}
+
+// Notes and exclusions name their paths (the first few), so a damaged
+// archive that was read as far as it goes can be found again.
+func TestTextSummaryNamesNotedPaths(t *testing.T) {
+	res := scanner.Result{Coverage: scanner.Coverage{Files: 5, Skipped: []scanner.Skipped{
+		scanner.NoteAt("a/backup.gz", "truncated gzip stream"),
+		scanner.ExcludedAt("v1", "excluded by --exclude \"v*\""),
+		scanner.ExcludedAt("v2", "excluded by --exclude \"v*\""),
+		scanner.ExcludedAt("v3", "excluded by --exclude \"v*\""),
+		scanner.ExcludedAt("v4", "excluded by --exclude \"v*\""),
+	}}}
+	out := render(t, "text", res, Options{})
+	for _, want := range []string{
+		"Read despite damage: a/backup.gz: truncated gzip stream",
+		"Excluded 4 paths (v1, v2, v3 and 1 more): excluded by --exclude \"v*\"",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
 	}
 }
