@@ -95,17 +95,6 @@ type Expander interface {
 	Expand(ctx context.Context, it Item, r io.Reader, m Members) error
 }
 
-// Members is what an Expander hands a container's members to.
-type Members interface {
-	// Scan scans one member, and expands it if it is a container, before
-	// it returns. A non-nil error means the expander must stop: the
-	// decoded-bytes budget is spent or the scan was cancelled.
-	Scan(member Item) error
-	// Skip records a coverage entry about the container or a member: a
-	// member left out by a cap, an encrypted member, a renamed member path.
-	Skip(s Skipped)
-}
-
 // DefaultMaxDecodedBytes is the default decoded-bytes budget of one
 // top-level item: 4 GiB. It is far above what the logs, source archives
 // and backups found in repositories and CI workspaces decode to (a 200 MB

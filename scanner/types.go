@@ -225,6 +225,10 @@ type Item struct {
 	Template Finding
 	// Counts says which coverage counter the item adds to.
 	Counts Counter
+	// Encoding is set by a container Decoder on the members it yields:
+	// the format that yielded them ("gzip", "zip", "gzip/tar"). The engine
+	// prefixes the chain of decodings above the container.
+	Encoding string
 }
 
 // Counter selects the coverage counter an item adds to.
