@@ -67,6 +67,11 @@ type Span struct {
 	// Tag is the decoder's own note about the run (an alphabet, a byte
 	// order), handed back to Continue and DecodeSpan.
 	Tag int
+	// KeepsLines is set when the decoding keeps lines and columns: byte
+	// i of the decoded text stands for a fixed-size unit i of the run
+	// (UTF-16 decoded to one byte per code unit), so a finding is placed
+	// on its own line of the encoded text, not at the run's start.
+	KeepsLines bool
 }
 
 // NoSpans is embedded by decoders that only read whole containers.

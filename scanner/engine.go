@@ -3,8 +3,8 @@ package scanner
 import (
 	"context"
 	"fmt"
-	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,68 +31,26 @@ const (
 	lineContext = 1024
 )
 
-// Hit is a key located by a Detector.
-type Hit struct {
+// hit is a key located by the rules in a window.
+type hit struct {
 	Rule    string
-	Start   int // offset of the evidence in the window (the encoded text, for decoded keys)
+	Start   int // offset of the key in the window
 	End     int
-	Key     []byte // the decoded key; may alias the window, copy to keep
+	Key     []byte // may alias the window, copy to keep
 	Entropy float64
-	// Encoding is empty for plain bytes, else the decoding applied.
-	Encoding string
-	// Allowed is set by a decoder that found an allow marker inside the
-	// decoded text, on the key's line; the engine decides whether to
-	// honour it (Options.IgnoreAllowMarkers).
-	Allowed bool
 }
 
-// Detector finds keys in a window of bytes. Detectors must be safe for
-// concurrent use and should not allocate on key-free input.
-type Detector interface {
-	Detect(window []byte, fn func(Hit))
-}
-
-// Plain is the detector for keys written as plain bytes: the built-in rules.
-type Plain struct{}
-
-// Detect implements Detector.
-func (Plain) Detect(window []byte, fn func(Hit)) {
-	rules.Find(window, func(m rules.Match) {
-		fn(Hit{Rule: m.Rule, Start: m.Start, End: m.End, Key: window[m.Start:m.End], Entropy: m.Entropy})
+// findKeys runs the rules over window: text rules, or for binary content
+// (a NUL in its first bytes) the binary rules, where keys may touch other
+// strings (see rules.FindBinary).
+func findKeys(window []byte, binary bool, fn func(hit)) {
+	find := rules.Find
+	if binary {
+		find = rules.FindBinary
+	}
+	find(window, func(m rules.Match) {
+		fn(hit{Rule: m.Rule, Start: m.Start, End: m.End, Key: window[m.Start:m.End], Entropy: m.Entropy})
 	})
-}
-
-// DetectBinary implements BinaryDetector: in binary content keys may
-// touch other strings (see rules.FindBinary).
-func (Plain) DetectBinary(window []byte, fn func(Hit)) {
-	rules.FindBinary(window, func(m rules.Match) {
-		fn(Hit{Rule: m.Rule, Start: m.Start, End: m.End, Key: window[m.Start:m.End], Entropy: m.Entropy})
-	})
-}
-
-// BinaryDetector is implemented by detectors that read binary content
-// (an item whose first bytes hold a NUL) differently from text.
-type BinaryDetector interface {
-	DetectBinary(window []byte, fn func(Hit))
-}
-
-// Expander opens containers (archives, compressed files) so their members
-// are scanned as well as their raw bytes. It runs on worker goroutines and
-// must be safe for concurrent use.
-type Expander interface {
-	// Wants reports, from the item and its first bytes (up to one chunk),
-	// whether the item is a container this expander opens. It may record
-	// why it declines (a container nested too deep) through the Members of
-	// the container the item came from.
-	Wants(it Item, head []byte) bool
-	// Expand reads the container from r, positioned at its first byte, and
-	// hands every member to m.Scan (a member may itself be a container).
-	// It returns nil when the container was read through, an error that
-	// matches ErrMalformed when its structure is damaged (after every
-	// member it could still decode was scanned), or another error when it
-	// had to stop for another reason. When m.Scan returns an error, Expand
-	// must stop and return it.
-	Expand(ctx context.Context, it Item, r io.Reader, m Members) error
 }
 
 // DefaultMaxDecodedBytes is the default decoded-bytes budget of one
@@ -110,10 +68,13 @@ type Options struct {
 	Workers int
 	// ChunkSize is the read size for streamed items; 0 means DefaultChunkSize.
 	ChunkSize int
-	// Detectors find keys; nil means []Detector{Plain{}}.
-	Detectors []Detector
-	// Expander, if set, opens containers (archives, compressed files).
-	Expander Expander
+	// Decoders see through encodings and containers; nil means the
+	// rules alone, on plain bytes.
+	Decoders []Decoder
+	// MaxDepth bounds how many decodings are stacked (a base64 of a gzip
+	// of a tar is 3); 0 means MaxNesting. An encoded view found deeper is
+	// not decoded: a note for text, an error for a container.
+	MaxDepth int
 	// MaxDecodedBytes is the budget of decoded bytes of one top-level
 	// item, shared by its whole chain of nested containers (every level's
 	// output counts); 0 means DefaultMaxDecodedBytes. Reaching it is an
@@ -135,6 +96,20 @@ type Options struct {
 	// (xaiscan:allow and the peers' markers) instead of suppressing them.
 	// Suppressed keys are counted in Coverage.AllowMarked either way.
 	IgnoreAllowMarkers bool
+}
+
+// Fingerprints returns the fingerprints of every key in data, as a scan
+// with opts finds them (decoded views included), allow markers ignored:
+// a key that was committed is committed, whatever its line says.
+func Fingerprints(ctx context.Context, opts Options, data []byte) map[string]bool {
+	opts.IgnoreAllowMarkers = true
+	opts.Workers, opts.Progress, opts.Exclude = 1, nil, nil
+	res, _ := New(opts).Run(ctx, ItemList{{Data: data, Source: SourceStdin, Path: "(content)"}})
+	fps := make(map[string]bool, len(res.Findings))
+	for _, f := range res.Findings {
+		fps[f.Fingerprint] = true
+	}
+	return fps
 }
 
 // Progress is a snapshot of a running scan.
@@ -167,8 +142,8 @@ func New(opts Options) *Engine {
 	// Windows advance by whole pages, so every window starts at an even
 	// offset: the UTF-16 detector decides byte order from offset parity.
 	opts.ChunkSize &^= 4095
-	if opts.Detectors == nil {
-		opts.Detectors = []Detector{Plain{}}
+	if opts.MaxDepth <= 0 || opts.MaxDepth > MaxNesting {
+		opts.MaxDepth = MaxNesting
 	}
 	if opts.MaxDecodedBytes <= 0 {
 		opts.MaxDecodedBytes = DefaultMaxDecodedBytes
@@ -217,7 +192,7 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 
 	// Once workers are abandoned they may still append; take copies.
 	r.mu.Lock()
-	raw := append([]Finding(nil), r.findings...)
+	raw := dedupeDecoded(append([]Finding(nil), r.findings...))
 	r.mu.Unlock()
 	var finErr error
 	if fin, ok := src.(Finisher); ok && ctx.Err() == nil && srcErr == nil {
@@ -253,6 +228,47 @@ func (e *Engine) Run(ctx context.Context, src Source) (Result, error) {
 		return res, srcErr
 	}
 	return res, finErr
+}
+
+// dedupeDecoded keeps one finding per key and line of an item: the same
+// key reached through two decodings of one line (a percent-encoded line
+// holding base64, decoded both ways) is one finding, the one with the
+// shortest chain of decodings.
+func dedupeDecoded(fs []Finding) []Finding {
+	type where struct {
+		source, object, path, part, fp string
+		line                           int
+	}
+	best := make(map[where]int, len(fs))
+	kept := fs[:0]
+	for _, f := range fs {
+		k := where{f.Source, f.Object, f.Path, f.Part, f.Fingerprint, f.Line}
+		i, seen := best[k]
+		switch {
+		case !seen:
+			best[k] = len(kept)
+			kept = append(kept, f)
+		case simplerThan(f, kept[i]):
+			kept[i] = f
+		}
+	}
+	return kept
+}
+
+// simplerThan prefers fewer decodings, then the earlier column.
+func simplerThan(a, b Finding) bool {
+	if da, db := decodings(a.Encoding), decodings(b.Encoding); da != db {
+		return da < db
+	}
+	return a.Column < b.Column
+}
+
+// decodings counts the decodings in a chain.
+func decodings(chain string) int {
+	if chain == "" {
+		return 0
+	}
+	return strings.Count(chain, "/") + 1
 }
 
 // dropExcluded removes the findings at excluded paths and says how many.
@@ -375,27 +391,25 @@ func (r *run) AddCommits(n int64) { r.commits.Add(n) }
 // Expect implements Feed.
 func (r *run) Expect(n int64) { r.expected.Add(n) }
 
-// scanWindow runs the detectors over window, records the hits whose start
-// lies in [ownStart, ownEnd) into sk, and returns the line state advanced
-// to ownEnd (unchanged when last: nothing follows). base is the absolute
-// offset of window[0].
-func (r *run) scanWindow(sk *sink, window []byte, base int64, ownStart, ownEnd int, ls lineState, last bool) lineState {
-	for _, d := range r.e.opts.Detectors {
-		detect := d.Detect
-		if bd, ok := d.(BinaryDetector); ok && ls.binary {
-			detect = bd.DetectBinary
+// scanWindow runs the rules and the decoders over window, records the
+// keys and decodes the runs of encoded text whose start lies in
+// [ownStart, ownEnd), and returns the line state advanced to ownEnd
+// (unchanged when last: nothing follows). base is the absolute offset of
+// window[0]; end says no contiguous byte follows the window.
+func (r *run) scanWindow(v *view, window []byte, base int64, ownStart, ownEnd int, ls lineState, end, last bool) lineState {
+	findKeys(window, ls.binary, func(h hit) {
+		if h.Start < ownStart || h.Start >= ownEnd {
+			return
 		}
-		detect(window, func(h Hit) {
-			if h.Start < ownStart || h.Start >= ownEnd {
-				return
-			}
-			if (h.Allowed || rules.Allowed(window, h.Start, h.End)) && !r.e.opts.IgnoreAllowMarkers {
-				// Counted, so a suppression is never silent.
-				r.allowMarked.Add(1)
-				return
-			}
-			r.record(sk, window, base, ownStart, ls, h)
-		})
+		if r.suppressed(v, rules.Allowed(window, h.Start, h.End)) {
+			return
+		}
+		r.record(v, window, base, ownStart, ls, h)
+	})
+	if len(r.e.opts.Decoders) > 0 {
+		w := spanWindow{data: window, base: base, ownStart: ownStart, ownEnd: ownEnd, ls: ls, end: end}
+		r.continueSpans(v, w)
+		r.findSpans(v, w)
 	}
 	if last {
 		return ls
@@ -403,12 +417,28 @@ func (r *run) scanWindow(sk *sink, window []byte, base int64, ownStart, ownEnd i
 	return ls.advance(window[ownStart:ownEnd], base+int64(ownStart))
 }
 
+// suppressed reports whether a key is on a line with an allow marker (its
+// own, or the line of the encoded text it was decoded from), and counts
+// it: a suppression is never silent.
+func (r *run) suppressed(v *view, marked bool) bool {
+	if r.e.opts.IgnoreAllowMarkers || !(marked || v.lv.allowed) {
+		return false
+	}
+	r.allowMarked.Add(1)
+	return true
+}
+
 // record turns a hit into a finding. Line and column are computed here,
 // only for the rare windows that hold a key.
-func (r *run) record(sk *sink, window []byte, base int64, ownStart int, ls lineState, h Hit) {
+func (r *run) record(v *view, window []byte, base int64, ownStart int, ls lineState, h hit) {
 	line, col := ls.position(window, base, ownStart, h.Start)
+	off := base + int64(h.Start)
+	if a := v.lv.anchor; a != nil {
+		line, col = a.place(line, col)
+		off = a.off
+	}
 	key := string(h.Key)
-	it := &sk.it
+	it := &v.sk.it
 	f := it.Template
 	f.Rule = h.Rule
 	f.Source = it.Source
@@ -419,10 +449,10 @@ func (r *run) record(sk *sink, window []byte, base int64, ownStart int, ls lineS
 	f.Secret = rules.Redact(key)
 	f.Fingerprint = rules.Fingerprint(h.Key)
 	f.Entropy = roundEntropy(h.Entropy)
-	f.Encoding = h.Encoding
+	f.Encoding = v.lv.enc
 	f.Object = it.Object
-	f.Offset = base + int64(h.Start)
-	r.emit(sk, f)
+	f.Offset = off
+	r.emit(&v.sk, f)
 }
 
 // emit hands a finding to where it belongs: the result, or the container

@@ -226,13 +226,16 @@ func TestFindingsAreSorted(t *testing.T) {
 // fakeExpander claims items whose content starts with "ARCHIVE" and fails
 // to unpack them with err, as a truncated (or otherwise unreadable)
 // archive would.
-type fakeExpander struct{ err error }
+type fakeExpander struct {
+	scanner.NoSpans
+	err error
+}
 
-func (fakeExpander) Wants(it scanner.Item, head []byte) bool {
+func (fakeExpander) Opens(it scanner.Item, head []byte) bool {
 	return bytes.HasPrefix(head, []byte("ARCHIVE"))
 }
 
-func (x fakeExpander) Expand(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
+func (x fakeExpander) Open(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
 	io.CopyN(io.Discard, r, 10) // reads a little, as a parser does before it gives up
 	return x.err
 }
@@ -251,7 +254,7 @@ func TestBrokenContainer(t *testing.T) {
 		once.Once = true
 		return scanner.ItemList{{Path: "mem.tar", Source: scanner.SourceFile, Data: []byte(text)}, streamed("a.tar", []byte(text)), once}
 	}
-	res, err := scanner.New(scanner.Options{Expander: fakeExpander{errMalformed}}).Run(context.Background(), items())
+	res, err := scanner.New(scanner.Options{Decoders: []scanner.Decoder{fakeExpander{err: errMalformed}}}).Run(context.Background(), items())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +277,7 @@ func TestBrokenContainer(t *testing.T) {
 		}
 	}
 
-	res, err = scanner.New(scanner.Options{Expander: fakeExpander{errors.New("cannot spool")}}).Run(context.Background(), items())
+	res, err = scanner.New(scanner.Options{Decoders: []scanner.Decoder{fakeExpander{err: errors.New("cannot spool")}}}).Run(context.Background(), items())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,14 +294,15 @@ func TestBrokenContainer(t *testing.T) {
 // passExpander claims "ARCHIVE" items and hands their whole content on as
 // one member, through a reader built by wrap (nil: as it is).
 type passExpander struct {
+	scanner.NoSpans
 	wrap func(io.Reader) io.Reader
 }
 
-func (passExpander) Wants(it scanner.Item, head []byte) bool {
+func (passExpander) Opens(it scanner.Item, head []byte) bool {
 	return bytes.HasPrefix(head, []byte("ARCHIVE")) && !strings.Contains(it.Path, "!")
 }
 
-func (x passExpander) Expand(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
+func (x passExpander) Open(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
 	if x.wrap != nil {
 		r = x.wrap(r)
 	}
@@ -310,7 +314,7 @@ func (x passExpander) Expand(ctx context.Context, it scanner.Item, r io.Reader, 
 // member) is reported once, from the member.
 func TestKeyInRawAndMemberReportedOnce(t *testing.T) {
 	text, _ := rulestest.Fill("ARCHIVE\nk={{KEY}}\n")
-	res, err := scanner.New(scanner.Options{Expander: passExpander{}}).Run(context.Background(), scanner.ItemList{
+	res, err := scanner.New(scanner.Options{Decoders: []scanner.Decoder{passExpander{}}}).Run(context.Background(), scanner.ItemList{
 		{Path: "mem", Source: scanner.SourceFile, Data: []byte(text)}, streamed("stream", []byte(text)),
 	})
 	if err != nil {
@@ -369,7 +373,7 @@ func TestBytesWithErrorAreScanned(t *testing.T) {
 		return &dataThenError{data: b, err: errMalformed}
 	}}
 	arch := "ARCHIVE\n" + text
-	res, err = scanner.New(scanner.Options{ChunkSize: 4096, Expander: member}).Run(context.Background(), scanner.ItemList{streamed("x.tar", []byte(arch))})
+	res, err = scanner.New(scanner.Options{ChunkSize: 4096, Decoders: []scanner.Decoder{member}}).Run(context.Background(), scanner.ItemList{streamed("x.tar", []byte(arch))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +493,7 @@ func TestBudget(t *testing.T) {
 		budget int64
 		err    bool
 	}{{int64(len(big)), false}, {int64(len(big)) - 1, true}, {100, true}} {
-		res, err := scanner.New(scanner.Options{Expander: passExpander{}, MaxDecodedBytes: c.budget}).
+		res, err := scanner.New(scanner.Options{Decoders: []scanner.Decoder{passExpander{}}, MaxDecodedBytes: c.budget}).
 			Run(context.Background(), scanner.ItemList{streamed("big.log.gz", []byte(big))})
 		if err != nil {
 			t.Fatal(err)
@@ -581,7 +585,7 @@ func TestUTF16LinesAndColumns(t *testing.T) {
 	text := "\u4e0a\u4e0a\r\n\u010a x\n  key=" + key + "\n"
 	for _, be := range []bool{false, true} {
 		data := utf16(text, be)
-		eng := scanner.New(scanner.Options{Detectors: []scanner.Detector{decode.UTF16{}}, ChunkSize: 4096})
+		eng := scanner.New(scanner.Options{Decoders: decode.Decoders(), ChunkSize: 4096})
 		res, err := eng.Run(context.Background(), scanner.ItemList{
 			{Path: "mem", Source: scanner.SourceFile, Data: data},
 			streamed("stream", data),
@@ -611,7 +615,7 @@ func TestUTF16LinesAcrossWindows(t *testing.T) {
 	lines := strings.Count(sb.String(), "\n")
 	sb.WriteString("k=" + key + "\n")
 	data := utf16(sb.String(), false)
-	eng := scanner.New(scanner.Options{Detectors: []scanner.Detector{decode.UTF16{}}, ChunkSize: 4096})
+	eng := scanner.New(scanner.Options{Decoders: decode.Decoders(), ChunkSize: 4096})
 	res, err := eng.Run(context.Background(), scanner.ItemList{streamed("s", data)})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,17 @@ const MaxNesting = 8
 type level struct {
 	parent *frame // the container the item is a member of; nil at the top
 	chain  *chain
-	depth  int
+	depth  int // decodings above the item
+	// anchor, when set, is where the item's findings are located: the
+	// start of the encoded text it was decoded from.
+	anchor *anchor
+	// enc is the chain of decodings that produced the item.
+	enc string
+	// allowed is set when the encoded text the item was decoded from is
+	// on a line with an allow marker.
+	allowed bool
+	// raw marks a view decoded from a container's own bytes.
+	raw bool
 }
 
 // scanTop scans one item a source sent and records how its read ended.
@@ -80,16 +90,15 @@ func (r *run) scanItem(ctx context.Context, it Item, lv level) error {
 	}
 	src := newSource(rd, rc)
 
-	s := r.newStream(it)
+	s := r.newStream(ctx, it, lv)
 	defer s.release()
-	s.sk.to = lv.parent
 	eof, err := s.fill(ctx, src, true)
 	if err != nil {
 		s.close()
 		return err
 	}
-	if !s.startsWithHole && r.wantsExpansion(it, s.buf[:s.n], lv.depth) {
-		return r.expandStream(ctx, it, lv, s, src, eof)
+	if d := r.opener(it, s.buf[:s.n], lv.depth, s.startsWithHole); d != nil {
+		return r.expandStream(ctx, it, lv, d, s, src, eof)
 	}
 	if eof {
 		s.close()
@@ -103,27 +112,36 @@ func (r *run) scanItem(ctx context.Context, it Item, lv level) error {
 func (r *run) scanData(ctx context.Context, it Item, lv level) error {
 	data := it.Data
 	r.bytes.Add(int64(len(data)))
-	sk := sink{it: it, to: lv.parent}
-	if !r.wantsExpansion(it, data, lv.depth) {
-		r.scanWindow(&sk, data, 0, 0, len(data), newLineState(data), true)
+	v := &view{ctx: ctx, sk: sink{it: it, to: lv.parent, raw: lv.raw}, lv: lv}
+	d := r.opener(it, data, lv.depth, false)
+	if d == nil {
+		r.scanWindow(v, data, 0, 0, len(data), newLineState(data), true, true)
 		return nil
 	}
 	f := &frame{}
-	sk.to, sk.raw = f, true
-	r.scanWindow(&sk, data, 0, 0, len(data), newLineState(data), true)
-	expErr := r.expand(ctx, it, lv, f, bytes.NewReader(data))
+	v.sk.to, v.sk.raw = f, true
+	r.scanWindow(v, data, 0, 0, len(data), newLineState(data), true, true)
+	expErr := r.expand(ctx, it, lv, d, f, bytes.NewReader(data))
 	return r.settle(ctx, it, lv, f, expErr)
 }
 
-func (r *run) wantsExpansion(it Item, head []byte, depth int) bool {
-	if r.e.opts.Expander == nil || !r.e.opts.Expander.Wants(it, head) {
-		return false
+// opener returns the decoder that opens the item as a container, if one
+// does. A container nested too deep is scanned as raw bytes, an error.
+func (r *run) opener(it Item, head []byte, depth int, startsWithHole bool) Decoder {
+	if startsWithHole {
+		return nil
 	}
-	if depth >= MaxNesting {
-		r.Skip(ErrorAt(displayPath(it), fmt.Sprintf("container nested deeper than %d levels: scanned as raw bytes, members not opened", MaxNesting)))
-		return false
+	for _, d := range r.e.opts.Decoders {
+		if !d.Opens(it, head) {
+			continue
+		}
+		if depth >= r.e.opts.MaxDepth {
+			r.Skip(ErrorAt(displayPath(it), fmt.Sprintf("container nested deeper than %d decodings: scanned as raw bytes, members not opened (--max-depth)", r.e.opts.MaxDepth)))
+			return nil
+		}
+		return d
 	}
-	return true
+	return nil
 }
 
 // expandStream expands a streamed container whose first bytes are in s.
@@ -131,9 +149,9 @@ func (r *run) wantsExpansion(it Item, head []byte, depth int) bool {
 // reads are teed off to s on their way, and whatever it leaves unread is
 // drained afterwards. So a truncated or corrupt container has been read as
 // far as any tool could read it, and its damage is only a note.
-func (r *run) expandStream(ctx context.Context, it Item, lv level, s *stream, src source, eof bool) error {
+func (r *run) expandStream(ctx context.Context, it Item, lv level, d Decoder, s *stream, src source, eof bool) error {
 	f := &frame{}
-	s.sk.to, s.sk.raw = f, true
+	s.v.sk.to, s.v.sk.raw = f, true
 	// The expander reads the head from a copy: s's buffer moves on.
 	hp := r.bufs.Get().(*[]byte)
 	defer r.bufs.Put(hp)
@@ -147,7 +165,7 @@ func (r *run) expandStream(ctx context.Context, it Item, lv level, s *stream, sr
 		}
 		in = io.MultiReader(in, rest)
 	}
-	expErr := r.expand(ctx, it, lv, f, in)
+	expErr := r.expand(ctx, it, lv, d, f, in)
 	if f.srcErr != nil || eof || ctx.Err() != nil {
 		s.close()
 	} else {
@@ -158,11 +176,18 @@ func (r *run) expandStream(ctx context.Context, it Item, lv level, s *stream, sr
 	return r.settle(ctx, it, lv, f, expErr)
 }
 
-// expand hands a container to the expander; its members are scanned on
-// this same worker, one level deeper.
-func (r *run) expand(ctx context.Context, it Item, lv level, f *frame, rd io.Reader) error {
-	m := &members{r: r, ctx: ctx, f: f, lv: level{parent: f, chain: lv.chain, depth: lv.depth + 1}, container: it}
-	return r.e.opts.Expander.Expand(ctx, it, rd, m)
+// expand hands a container to its decoder; its members are scanned on
+// this same worker, one level deeper. Members of a container that was
+// itself decoded from text are located where that text starts.
+func (r *run) expand(ctx context.Context, it Item, lv level, d Decoder, f *frame, rd io.Reader) error {
+	mlv := level{parent: f, chain: lv.chain, depth: lv.depth + 1, enc: lv.enc, allowed: lv.allowed}
+	if lv.anchor != nil {
+		a := *lv.anchor
+		a.keepsLines = false
+		mlv.anchor = &a
+	}
+	m := &members{r: r, ctx: ctx, f: f, lv: mlv, container: it}
+	return d.Open(ctx, it, rd, m)
 }
 
 // settle closes a container's account: its findings go to its parent (or
@@ -208,7 +233,9 @@ type members struct {
 // read failing because the container's own bytes could not be read is
 // recorded once, as the container's error.
 func (m *members) Scan(child Item) error {
-	err := m.r.scanItem(m.ctx, child, m.lv)
+	lv := m.lv
+	lv.enc = JoinEncoding(lv.enc, child.Encoding)
+	err := m.r.scanItem(m.ctx, child, lv)
 	switch {
 	case err == nil:
 		return nil

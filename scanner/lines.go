@@ -19,7 +19,7 @@ type lineState struct {
 	lines     int
 	lineStart int64
 	// binary is set for items whose first bytes hold a NUL (git's test):
-	// executables and other non-text, read with BinaryDetector.
+	// executables and other non-text, read with rules.FindBinary.
 	binary bool
 }
 
@@ -44,16 +44,6 @@ func newLineState(head []byte) lineState {
 // BinaryDetector where a detector offers it.
 func IsBinary(head []byte) bool {
 	return bytes.IndexByte(head[:min(len(head), binarySniffLen)], 0) >= 0
-}
-
-// DetectIn runs d over a whole in-memory content, the way the engine does:
-// binary content through DetectBinary when d offers it.
-func DetectIn(d Detector, content []byte, fn func(Hit)) {
-	if bd, ok := d.(BinaryDetector); ok && IsBinary(content) {
-		bd.DetectBinary(content, fn)
-		return
-	}
-	d.Detect(content, fn)
 }
 
 // newlines calls fn with the offset just past every newline in b, whose

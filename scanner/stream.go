@@ -45,7 +45,7 @@ const maxEmptyReads = 100
 // the expander); a hole ends a run.
 type stream struct {
 	r    *run
-	sk   sink
+	v    *view
 	bp   *[]byte
 	buf  []byte
 	n    int   // bytes in buf
@@ -58,13 +58,15 @@ type stream struct {
 	startsWithHole bool
 }
 
-func (r *run) newStream(it Item) *stream {
+func (r *run) newStream(ctx context.Context, it Item, lv level) *stream {
 	bp := r.bufs.Get().(*[]byte)
-	return &stream{r: r, sk: sink{it: it}, bp: bp, buf: *bp}
+	v := &view{ctx: ctx, sk: sink{it: it, to: lv.parent, raw: lv.raw}, lv: lv}
+	return &stream{r: r, v: v, bp: bp, buf: *bp}
 }
 
 // release returns the buffer; the stream must not be used afterwards.
 func (s *stream) release() {
+	s.r.finishSpans(s.v)
 	s.r.bufs.Put(s.bp)
 	s.buf = nil
 }
@@ -123,7 +125,7 @@ func (s *stream) flush(end, last bool) {
 	if !end {
 		ownEnd = s.n - Reach
 	}
-	s.ls = s.r.scanWindow(&s.sk, w, s.base, s.own, ownEnd, s.ls, last)
+	s.ls = s.r.scanWindow(s.v, w, s.base, s.own, ownEnd, s.ls, end, last)
 	if end {
 		s.base, s.n, s.own = s.pos(), 0, 0
 		return

@@ -244,9 +244,9 @@ func (a *app) runStaged(ctx context.Context, args []string) int {
 			src.Known = k.f.Suppresses
 		}
 	}
-	// Keys already committed are recognised with the same detectors the
+	// Keys already committed are recognised with the same decoders the
 	// scan uses, so an encoded key already in HEAD is not "new" either.
-	src.Detectors = sf.engineOptions().Detectors
+	src.Decoding = sf.engineOptions()
 	return a.execute(ctx, sf, plan{root: src.Root(), sources: []scanner.Source{src}, progressNoun: "files"})
 }
 

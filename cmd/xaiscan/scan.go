@@ -42,6 +42,7 @@ type scanFlags struct {
 	workers        int
 	noDecode       bool
 	noArchives     bool
+	maxDepth       int
 	archiveDepth   int
 	followSymlinks bool
 	rangeSpec      string
@@ -85,6 +86,7 @@ func (sf *scanFlags) register(fs *pflag.FlagSet, k kind) {
 	fs.BoolVar(&sf.noDecode, "no-decode", false, "do not look for base64- and UTF-16-encoded keys")
 	fs.BoolVar(&sf.noArchives, "no-archives", false, "do not open .gz, .zip, .tar and .tar.gz files")
 	fs.IntVar(&sf.archiveDepth, "archive-depth", archive.DefaultMaxDepth, "how deep to open archives nested in archives (at most 8)")
+	fs.IntVar(&sf.maxDepth, "max-depth", scanner.MaxNesting, "how many decodings may be stacked: base64 of a gzip of a tar is 3 (at most 8)")
 	fs.BoolVar(&sf.noAllowMarkers, "no-allow-markers", false, "report keys on lines with an allow marker (xaiscan:allow, gitleaks:allow, ...) too")
 	switch k {
 	case kindAudit, kindDir:
@@ -167,6 +169,9 @@ func (sf *scanFlags) validate(fs *pflag.FlagSet) error {
 	if sf.archiveDepth < 0 || sf.archiveDepth > scanner.MaxNesting {
 		return usagef("--archive-depth must be between 0 and %d", scanner.MaxNesting)
 	}
+	if sf.maxDepth < 0 || sf.maxDepth > scanner.MaxNesting {
+		return usagef("--max-depth must be between 1 and %d", scanner.MaxNesting)
+	}
 	if sf.rangeSpec != "" && sf.branch != "" {
 		return usagef("--range and --branch cannot be used together")
 	}
@@ -175,16 +180,16 @@ func (sf *scanFlags) validate(fs *pflag.FlagSet) error {
 
 // engineOptions turns the flags into engine options.
 func (sf *scanFlags) engineOptions() scanner.Options {
-	dets := []scanner.Detector{scanner.Plain{}}
-	if !sf.noDecode {
-		dets = append(dets, decode.Detectors()...)
-	}
-	o := scanner.Options{Workers: sf.workers, Detectors: dets, MaxDecodedBytes: int64(sf.maxDecoded), IgnoreAllowMarkers: sf.noAllowMarkers}
+	o := scanner.Options{Workers: sf.workers, MaxDecodedBytes: int64(sf.maxDecoded),
+		MaxDepth: sf.maxDepth, IgnoreAllowMarkers: sf.noAllowMarkers}
 	if len(sf.exclude) > 0 {
 		o.Exclude = sf.exclude.match
 	}
 	if !sf.noArchives && sf.archiveDepth > 0 {
-		o.Expander = archive.New(archive.Options{MaxDepth: sf.archiveDepth})
+		o.Decoders = append(o.Decoders, archive.New(archive.Options{MaxDepth: sf.archiveDepth}))
+	}
+	if !sf.noDecode {
+		o.Decoders = append(o.Decoders, decode.Decoders()...)
 	}
 	return o
 }

@@ -88,8 +88,10 @@ func (o *Options) fill() {
 	}
 }
 
-// Expander opens containers; build it with New.
+// Expander opens containers; build it with New. It is a scanner.Decoder
+// of whole items only.
 type Expander struct {
+	scanner.NoSpans
 	opts Options
 	// members maps the items this expander handed to the engine (by
 	// memberKey) to their nesting state while they are being scanned. The
@@ -98,7 +100,7 @@ type Expander struct {
 	members sync.Map
 }
 
-var _ scanner.Expander = (*Expander)(nil)
+var _ scanner.Decoder = (*Expander)(nil)
 
 // New returns an Expander with opts, defaults filled in.
 func New(opts Options) *Expander {
@@ -168,7 +170,7 @@ type level struct {
 }
 
 // memberKey identifies a member item between Expand (which registers it)
-// and Wants/Expand (which look it up when the engine scans it).
+// and Opens/Open (which look it up when the engine scans it).
 func memberKey(it scanner.Item) string {
 	return it.Source + "\x00" + it.Object + "\x00" + it.Path
 }
@@ -181,10 +183,10 @@ func (e *Expander) levelOf(it scanner.Item) (level, bool) {
 	return v.(level), true
 }
 
-// Wants implements scanner.Expander: it opens the containers it
+// Opens implements scanner.Decoder: it opens the containers it
 // recognises, unless the item is already MaxDepth containers deep (then
 // the item is scanned as raw bytes only, and the cut-off reported).
-func (e *Expander) Wants(it scanner.Item, head []byte) bool {
+func (e *Expander) Opens(it scanner.Item, head []byte) bool {
 	k := sniff(head)
 	if k == kindNone {
 		return false
@@ -198,8 +200,8 @@ func (e *Expander) Wants(it scanner.Item, head []byte) bool {
 	return true
 }
 
-// Expand implements scanner.Expander.
-func (e *Expander) Expand(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
+// Open implements scanner.Decoder.
+func (e *Expander) Open(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
 	lv, nested := e.levelOf(it)
 	if !nested {
 		lv.s = &session{}
@@ -220,6 +222,9 @@ type expansion struct {
 	depth    int // depth of the members
 	s        *session
 	m        scanner.Members
+	// enc is the format that yields the members, for their encoding
+	// chain: "zip", "gzip", "gzip/tar".
+	enc string
 }
 
 func (x *expansion) run(r io.Reader) error {
@@ -228,6 +233,7 @@ func (x *expansion) run(r io.Reader) error {
 	if br, ok := r.(*bytes.Reader); ok {
 		head := make([]byte, 512)
 		n, _ := br.ReadAt(head, 0)
+		x.enc = sniff(head[:n]).String()
 		if sniff(head[:n]) == kindZip {
 			return x.zipAt(br, br.Size())
 		}
@@ -235,6 +241,7 @@ func (x *expansion) run(r io.Reader) error {
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(512)
+	x.enc = sniff(head).String()
 	return x.stream(sniff(head), br)
 }
 
@@ -250,7 +257,7 @@ func (x *expansion) stream(k kind, br *bufio.Reader) error {
 	case kindBzip2:
 		return x.bzip2(br)
 	}
-	// Wants saw a container; the content changed since.
+	// Opens saw a container; the content changed since.
 	return errors.New("not a recognised archive (content changed while it was read?)")
 }
 
@@ -278,6 +285,7 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 		// budget, not the header, bounds what is read.
 		Size:     -1,
 		Template: x.parent.Template,
+		Encoding: x.enc,
 		// Members are neither files nor blobs: counting them would inflate
 		// the coverage the user compares with their file count.
 		Counts: scanner.CountNone,

@@ -87,7 +87,7 @@ const (
 func fzScan(t *testing.T, name string, data []byte) []scanner.Result {
 	t.Helper()
 	eng := scanner.New(scanner.Options{Workers: 1, ChunkSize: 4096, MaxDecodedBytes: fzMaxBytes,
-		Expander: New(Options{MaxMembers: fzMaxMembers})})
+		Decoders: []scanner.Decoder{New(Options{MaxMembers: fzMaxMembers})}})
 	var out []scanner.Result
 	for _, it := range []scanner.Item{
 		{Path: name, Source: scanner.SourceFile, Data: data, Size: int64(len(data)), Counts: scanner.CountFile},
@@ -151,7 +151,7 @@ func FuzzExpand(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const outer = "in.bin"
 		head := data[:min(len(data), 512)]
-		container := New(Options{}).Wants(scanner.Item{Path: outer, Source: scanner.SourceFile}, head)
+		container := New(Options{}).Opens(scanner.Item{Path: outer, Source: scanner.SourceFile}, head)
 		for _, res := range fzScan(t, outer, data) {
 			if limit := 2*int64(len(data)) + fzMaxBytes + 1<<20; res.Coverage.Bytes > limit {
 				t.Fatalf("read %d bytes from %d (limit %d)", res.Coverage.Bytes, len(data), limit)

@@ -40,8 +40,8 @@ func scan(t testing.TB, opts Options, items ...scanner.Item) scanner.Result {
 // scanBudget is scan with a decoded-bytes budget (0: the default).
 func scanBudget(t testing.TB, opts Options, budget int64, items ...scanner.Item) scanner.Result {
 	t.Helper()
-	dets := append([]scanner.Detector{scanner.Plain{}}, decode.Detectors()...)
-	res, err := scanner.New(scanner.Options{Detectors: dets, Expander: New(opts), ChunkSize: 4096, Workers: 2, MaxDecodedBytes: budget}).
+	decs := append([]scanner.Decoder{New(opts)}, decode.Decoders()...)
+	res, err := scanner.New(scanner.Options{Decoders: decs, ChunkSize: 4096, Workers: 2, MaxDecodedBytes: budget}).
 		Run(context.Background(), scanner.ItemList(items))
 	if err != nil {
 		t.Fatal(err)

@@ -47,6 +47,7 @@ func (x *expansion) decompressed(format string, zr io.Reader, origName, tarExt, 
 	br := newBufReader(&mapReader{r: zr, format: format})
 	head, _ := br.Peek(512)
 	if isTar(head) {
+		x.enc += "/tar"
 		if err := x.tar(br); err != nil {
 			return err
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/xaiscan/xaiscan/rules"
-	"github.com/xaiscan/xaiscan/scanner"
 )
 
 // Base64 finds keys encoded in base64 anywhere in text: standard or
@@ -106,7 +105,7 @@ const (
 )
 
 // Detect implements scanner.Detector.
-func (Base64) Detect(w []byte, fn func(scanner.Hit)) {
+func (Base64) Detect(w []byte, fn func(Hit)) {
 	scanB64(w, fn, nil)
 }
 
@@ -115,7 +114,7 @@ func (Base64) Detect(w []byte, fn func(scanner.Hit)) {
 // holds a NUL byte: the UTF-16 gate, computed from the same loads (a UTF-16
 // key spans 168 bytes, so it fully covers a 16-byte sample, which then
 // holds NULs).
-func scanB64(w []byte, fn func(scanner.Hit), sawNUL *bool) {
+func scanB64(w []byte, fn func(Hit), sawNUL *bool) {
 	if len(w) < gateLen {
 		return
 	}
@@ -188,7 +187,7 @@ func mayBeBase64(x uint64) uint64 {
 
 // searchB64Run looks for the three literals in w[lo:hi], a run of base64
 // characters, and verifies each occurrence.
-func searchB64Run(w []byte, lo, hi int, fn func(scanner.Hit)) {
+func searchB64Run(w []byte, lo, hi int, fn func(Hit)) {
 	for a := range b64Patterns {
 		p := &b64Patterns[a]
 		for i := lo; i < hi; {
@@ -209,7 +208,7 @@ func searchB64Run(w []byte, lo, hi int, fn func(scanner.Hit)) {
 // wrap is invisible to bytes.Index. Around each break it joins the few
 // characters on either side and looks there; decoding already skips the
 // breaks.
-func searchAcrossLineBreaks(w []byte, lo, hi int, fn func(scanner.Hit)) {
+func searchAcrossLineBreaks(w []byte, lo, hi int, fn func(Hit)) {
 	for i := lo; i < hi; {
 		j := bytes.IndexByte(w[i:hi], '\n')
 		if j < 0 {
@@ -287,7 +286,7 @@ func nearLiteral(w []byte, lo, hi, nl int) bool {
 // verifyB64 decodes the text around the literal at w[at] as if the literal
 // sat at the alignment p describes, and reports a key if one is there. A
 // literal met at another alignment decodes to bytes that fail the rules.
-func verifyB64(w []byte, at int, p *b64Pattern, fn func(scanner.Hit)) {
+func verifyB64(w []byte, at int, p *b64Pattern, fn func(Hit)) {
 	// Walk back over the characters of the key's quantum that precede the
 	// literal; if the run starts inside that quantum, this is not the
 	// alignment the literal stands for.
@@ -324,7 +323,7 @@ func verifyB64(w []byte, at int, p *b64Pattern, fn func(scanner.Hit)) {
 	if last >= np {
 		return
 	}
-	fn(scanner.Hit{
+	fn(Hit{
 		Rule:     m.Rule,
 		Start:    int(pos[first]),
 		End:      int(pos[last]) + 1,

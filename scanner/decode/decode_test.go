@@ -30,8 +30,7 @@ func openItem(path string, b []byte) scanner.Item {
 // chunks, so keys straddle chunk boundaries.
 func scan(t testing.TB, items ...scanner.Item) scanner.Result {
 	t.Helper()
-	dets := append([]scanner.Detector{scanner.Plain{}}, Detectors()...)
-	res, err := scanner.New(scanner.Options{Detectors: dets, ChunkSize: 4096, Workers: 2}).
+	res, err := scanner.New(scanner.Options{Decoders: Decoders(), ChunkSize: 4096, Workers: 2}).
 		Run(context.Background(), scanner.ItemList(items))
 	if err != nil {
 		t.Fatal(err)
@@ -55,9 +54,9 @@ func encUTF16(s string, be, bom bool) []byte {
 	return b
 }
 
-func detect(d scanner.Detector, w []byte) []scanner.Hit {
-	var hs []scanner.Hit
-	d.Detect(w, func(h scanner.Hit) {
+func detect(d Detector, w []byte) []Hit {
+	var hs []Hit
+	d.Detect(w, func(h Hit) {
 		h.Key = bytes.Clone(h.Key)
 		hs = append(hs, h)
 	})
@@ -186,8 +185,7 @@ func TestAllowMarkers(t *testing.T) {
 		t.Errorf("AllowMarked = %d, want 3", res.Coverage.AllowMarked)
 	}
 	// --no-allow-markers: the same keys are reported, none counted.
-	dets := append([]scanner.Detector{scanner.Plain{}}, Detectors()...)
-	res, err := scanner.New(scanner.Options{Detectors: dets, IgnoreAllowMarkers: true}).
+	res, err := scanner.New(scanner.Options{Decoders: Decoders(), IgnoreAllowMarkers: true}).
 		Run(context.Background(), scanner.ItemList{dataItem("a", b1), dataItem("b", b2), dataItem("c", u)})
 	if err != nil {
 		t.Fatal(err)
@@ -322,7 +320,7 @@ func TestChunkBoundaries(t *testing.T) {
 
 // checkHits is the fuzz oracle: offsets in range and keys that the rules
 // accept on their own.
-func checkHits(t *testing.T, w []byte, hs []scanner.Hit) {
+func checkHits(t *testing.T, w []byte, hs []Hit) {
 	for _, h := range hs {
 		if h.Start < 0 || h.End > len(w) || h.Start >= h.End {
 			t.Fatalf("hit [%d,%d) outside window of %d", h.Start, h.End, len(w))
@@ -399,7 +397,7 @@ func TestBase64WrappedAtEveryOffset(t *testing.T) {
 			}
 			wrapped.WriteString(enc + width.eol)
 			var got []string
-			Base64{}.Detect([]byte(wrapped.String()), func(h scanner.Hit) { got = append(got, string(h.Key)) })
+			Base64{}.Detect([]byte(wrapped.String()), func(h Hit) { got = append(got, string(h.Key)) })
 			if len(got) != 1 || got[0] != key {
 				t.Fatalf("width %d, prefix %d: found %d keys", width.cols, pre, len(got))
 			}

@@ -29,7 +29,7 @@ package decode
 
 import "github.com/xaiscan/xaiscan/scanner"
 
-// Encodings as they appear in scanner.Hit.Encoding and the report's
+// Encodings as they appear in Hit.Encoding and the report's
 // "encoding" field.
 const (
 	EncodingBase64  = "base64"
@@ -40,8 +40,26 @@ const (
 // Detectors returns the decoding detectors, to be run next to
 // scanner.Plain: base64 and UTF-16, as one Detector (Encoded) that
 // computes both gates from the same pass over the window.
-func Detectors() []scanner.Detector {
-	return []scanner.Detector{Encoded{}}
+func Detectors() []Detector {
+	return []Detector{Encoded{}}
+}
+
+// Decoders returns the span decoders (being rewritten: issue 11).
+func Decoders() []scanner.Decoder { return nil }
+
+// Hit is a key found by a legacy detector.
+type Hit struct {
+	Rule       string
+	Start, End int
+	Key        []byte
+	Entropy    float64
+	Encoding   string
+	Allowed    bool
+}
+
+// Detector is the legacy detector interface.
+type Detector interface {
+	Detect(window []byte, fn func(Hit))
 }
 
 // Encoded finds keys in base64 and in UTF-16: Base64 and UTF16 in one
@@ -53,7 +71,7 @@ func Detectors() []scanner.Detector {
 type Encoded struct{}
 
 // Detect implements scanner.Detector.
-func (Encoded) Detect(w []byte, fn func(scanner.Hit)) {
+func (Encoded) Detect(w []byte, fn func(Hit)) {
 	var sawNUL bool
 	scanB64(w, fn, &sawNUL)
 	if sawNUL && len(w) >= minUTF16Key {

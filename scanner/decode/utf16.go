@@ -4,7 +4,6 @@ import (
 	"bytes"
 
 	"github.com/xaiscan/xaiscan/rules"
-	"github.com/xaiscan/xaiscan/scanner"
 )
 
 // UTF16 finds keys written in UTF-16, little or big endian, with or without
@@ -43,7 +42,7 @@ const (
 )
 
 // Detect implements scanner.Detector.
-func (UTF16) Detect(w []byte, fn func(scanner.Hit)) {
+func (UTF16) Detect(w []byte, fn func(Hit)) {
 	if len(w) < minUTF16Key || !hasSampledNUL(w) {
 		return
 	}
@@ -51,7 +50,7 @@ func (UTF16) Detect(w []byte, fn func(scanner.Hit)) {
 }
 
 // scanUTF16 looks for the UTF-16 literal in all of w.
-func scanUTF16(w []byte, fn func(scanner.Hit)) {
+func scanUTF16(w []byte, fn func(Hit)) {
 	for i := 0; ; {
 		j := bytes.Index(w[i:], utf16Lit)
 		if j < 0 {
@@ -104,7 +103,7 @@ func unitAt(w []byte, i int, be bool) byte {
 }
 
 // verifyUTF16 checks for a key whose first code unit starts at w[start].
-func verifyUTF16(w []byte, start int, be bool, fn func(scanner.Hit)) {
+func verifyUTF16(w []byte, start int, be bool, fn func(Hit)) {
 	// One code unit of context before (the left boundary), the longest key
 	// and one after (the right boundary).
 	var dec [1 + rules.MaxKeyLen + 1]byte
@@ -127,7 +126,7 @@ func verifyUTF16(w []byte, start int, be bool, fn func(scanner.Hit)) {
 	if be {
 		enc = EncodingUTF16BE
 	}
-	fn(scanner.Hit{
+	fn(Hit{
 		Rule:     m.Rule,
 		Start:    start,
 		End:      end,

@@ -72,7 +72,7 @@ func TestSparseFileThatStartsAsGzip(t *testing.T) {
 	zw.Close()
 	const size = 8 << 30
 	p := sparseFile(t, size, map[int64][]byte{0: z.Bytes(), size - 100: []byte("k=" + k2 + "\n")})
-	eng := scanner.New(scanner.Options{Expander: archive.New(archive.Options{})})
+	eng := scanner.New(scanner.Options{Decoders: []scanner.Decoder{archive.New(archive.Options{})}})
 	res, err := eng.Run(context.Background(), files.New([]string{p}, files.Options{}))
 	if err != nil {
 		t.Fatal(err)

@@ -177,7 +177,7 @@ func TestAttribGzipMemberName(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.commit("backup")
-	eo := scanner.Options{Workers: 2, Expander: archive.New(archive.Options{MaxDepth: 3})}
+	eo := scanner.Options{Workers: 2, Decoders: []scanner.Decoder{archive.New(archive.Options{MaxDepth: 3})}}
 	src, err := New(r.dir, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -58,11 +58,11 @@ type Source struct {
 	// index), else the repository's (worktree's) own index.
 	indexPath string
 
-	// Detectors recognise the keys already committed at a path. Set it to
-	// the engine's Options.Detectors when the engine uses more than the
-	// plain rules (decoders), so an encoded key that HEAD already holds is
-	// recognised as committed too; nil means scanner.Plain only.
-	Detectors []scanner.Detector
+	// Decoding is how the keys already committed at a path are found: set
+	// it to the engine's options, so an encoded key that HEAD already
+	// holds is recognised as committed too; the zero value reads plain
+	// bytes only.
+	Decoding scanner.Options
 
 	// Paths, when not empty, switches to checking named files (see
 	// namedItems): slash-separated, relative to Root, as RepoPaths
@@ -420,14 +420,10 @@ func (s *Source) addKeys(fps map[string]bool, h plumbing.Hash, path string, feed
 		feed.Note(fmt.Sprintf("could not read the committed version of %s (%v): its keys are reported as new", path, err))
 		return
 	}
-	dets := s.Detectors
-	if len(dets) == 0 {
-		dets = []scanner.Detector{scanner.Plain{}}
-	}
-	// Allow markers are deliberately not applied: a key that was
-	// committed is committed, whatever its line says.
-	for _, d := range dets {
-		scanner.DetectIn(d, data, func(hit scanner.Hit) { fps[fingerprint(hit.Key)] = true })
+	// Allow markers are deliberately not applied (Fingerprints ignores
+	// them): a key that was committed is committed, whatever its line says.
+	for fp := range scanner.Fingerprints(context.Background(), s.Decoding, data) {
+		fps[fp] = true
 	}
 }
 
