@@ -171,7 +171,7 @@ func (r *run) decodeSpan(v *view, d Decoder, s Span, text []byte, at anchor, mar
 	}
 	ch.left -= int64(len(out))
 	child := v.sk.it
-	child.Data, child.Open, child.Counts, child.Size = out, nil, CountNone, int64(len(out))
+	child.Data, child.Open, child.Counts, child.Size, child.View = out, nil, CountNone, int64(len(out)), true
 	lv := level{parent: v.sk.to, chain: ch, depth: v.lv.depth + 1, anchor: &at,
 		enc: JoinEncoding(v.lv.enc, s.Encoding), allowed: v.lv.allowed || marked, raw: v.sk.raw}
 	cerr := r.scanData(v.ctx, child, lv)

@@ -229,6 +229,10 @@ type Item struct {
 	// the format that yielded them ("gzip", "zip", "gzip/tar"). The engine
 	// prefixes the chain of decodings above the container.
 	Encoding string
+	// View is set on an item decoded from encoded text inside Path (a
+	// base64 blob in a YAML file), not a file of its own: a compressed
+	// stream in it has no name, so its content keeps Path.
+	View bool
 }
 
 // Counter selects the coverage counter an item adds to.

@@ -70,6 +70,7 @@ func TestScripts(t *testing.T) {
 			"gitserve":     cmdGitServe,
 			"fakeapi":      cmdFakeAPI,
 			"readme-block": cmdReadmeBlock,
+			"encode":       cmdEncode,
 		},
 	})
 }

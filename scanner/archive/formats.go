@@ -53,6 +53,11 @@ func (x *expansion) decompressed(format string, zr io.Reader, origName, tarExt, 
 		}
 		return tail()
 	}
+	if origName == "" && x.parent.View {
+		// A stream decoded from text (base64 of a gzip in a YAML file)
+		// has no name: its content is still that file's.
+		return x.viewMember(br, tail)
+	}
 	name := path.Base(strings.ReplaceAll(origName, "\\", "/"))
 	if origName == "" || name == "." || name == "/" {
 		name = path.Base(x.outer())
@@ -64,6 +69,21 @@ func (x *expansion) decompressed(format string, zr io.Reader, origName, tarExt, 
 		}
 	}
 	if err := x.member(name, func() (io.Reader, error) { return br, nil }); err != nil {
+		return err
+	}
+	return tail()
+}
+
+// viewMember hands on the content of a compressed stream decoded from
+// text as a view of the same file: same path, no member name.
+func (x *expansion) viewMember(br io.Reader, tail func() error) error {
+	if err := x.ctx.Err(); err != nil {
+		return err
+	}
+	child := scanner.Item{Path: x.parent.Path, Source: x.parent.Source, Object: x.parent.Object, Size: -1,
+		Template: x.parent.Template, Counts: scanner.CountNone, Once: true, Encoding: x.enc, View: true,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(br), nil }}
+	if err := x.m.Scan(child); err != nil {
 		return err
 	}
 	return tail()
