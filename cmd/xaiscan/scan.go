@@ -16,6 +16,7 @@ import (
 	"github.com/xaiscan/xaiscan/scanner"
 	"github.com/xaiscan/xaiscan/scanner/archive"
 	"github.com/xaiscan/xaiscan/scanner/decode"
+	"github.com/xaiscan/xaiscan/scanner/gitfile"
 	"github.com/xaiscan/xaiscan/scanner/report"
 )
 
@@ -186,7 +187,7 @@ func (sf *scanFlags) engineOptions() scanner.Options {
 		o.Exclude = sf.exclude.match
 	}
 	if !sf.noArchives && sf.archiveDepth > 0 {
-		o.Decoders = append(o.Decoders, archive.New(archive.Options{MaxDepth: sf.archiveDepth}))
+		o.Decoders = append(o.Decoders, archive.New(archive.Options{MaxDepth: sf.archiveDepth}), &gitfile.Decoder{})
 	}
 	if !sf.noDecode {
 		o.Decoders = append(o.Decoders, decode.Decoders()...)

@@ -1,7 +1,5 @@
-//go:build e2e11
 
-// End-to-end tests through the recursive engine (issue 11): enabled once
-// the engine with Options.Decoders is merged; the lead removes the tag.
+// End-to-end tests through the recursive engine.
 
 package gitfile
 
