@@ -1,4 +1,3 @@
-
 // End-to-end tests through the recursive engine.
 
 package gitfile
