@@ -88,7 +88,7 @@ func each(s string, esc func(int) bool, enc func(byte) string) string {
 	return b.String()
 }
 
-func all(int) bool        { return true }
+func all(int) bool         { return true }
 func firstOnly(i int) bool { return i == 0 }
 func bodyChar(i int) bool  { return i == 40 }
 
