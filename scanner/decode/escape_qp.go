@@ -120,7 +120,7 @@ func qpLineEnd(w []byte, from int) int {
 		}
 		nl := from + k
 		if !softBefore(w, nl) {
-			if nl > 0 && w[nl-1] == '\r' {
+			if nl > from && w[nl-1] == '\r' {
 				return nl - 1
 			}
 			return nl
