@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bytes"
+	"encoding/binary"
 
 	"github.com/xaiscan/xaiscan/scanner"
 )
@@ -18,17 +19,23 @@ import (
 // is yielded only if it decodes to text holding "xai-". Code is full of
 // '=', and often of `a=10`, but not of "xai-" cut by a soft break.
 //
+// The gate is nextQPCandidate, a word-at-a-time search for '=' before a
+// line break or before '0'–'7' (the first digit of every code that stands
+// for a key byte), since '=' alone is too common in code for a byte search
+// to be cheap. A soft break after trailing blanks (`= ` CRLF, which RFC
+// 2045 forbids encoders to write) is decoded inside a span but is not
+// evidence by itself.
+//
 // The zero value is ready to use and safe for concurrent use.
 type QuotedPrintable struct{ scanner.NoContainer }
 
 // Spans implements scanner.Decoder.
 func (QuotedPrintable) Spans(w []byte, yield func(scanner.Span)) {
 	for i := 0; i < len(w); {
-		j := bytes.IndexByte(w[i:], '=')
-		if j < 0 {
+		p := nextQPCandidate(w, i)
+		if p < 0 {
 			return
 		}
-		p := i + j
 		if u := famQP.deep(w, p); u.kind != asNothing && !keyByte(u) && !softTail(w, p) {
 			i = p + 1
 			continue
@@ -127,4 +134,54 @@ func qpLineEnd(w []byte, from int) int {
 		}
 		from = nl + 1
 	}
+}
+
+// Word-at-a-time constants: one in every byte, and every byte's top bit.
+const (
+	ones = 0x0101010101010101
+	tops = 0x8080808080808080
+)
+
+// zeroBytes flags (top bit) every zero byte of v, and possibly bytes above
+// one (a borrow), never missing one: a filter, checked byte by byte after.
+func zeroBytes(v uint64) uint64 { return (v - ones) &^ v & tops }
+
+// qpClass reports whether c, after an '=', may make it evidence: a line
+// break (soft break) or '0'–'7' (a code for a digit, a letter or '-').
+func qpClass(c byte) bool { return c == '\n' || c == '\r' || c&0xf8 == 0x30 }
+
+// nextQPCandidate returns the first i >= from with w[i] == '=' followed by
+// a qpClass byte or by the end of the window, or -1. It tests sixteen
+// positions at a time: two words for '=', and only where one is found
+// the words after them for the class.
+func nextQPCandidate(w []byte, from int) int {
+	i := from
+	for ; i+17 <= len(w); i += 16 {
+		b := w[i : i+17]
+		eq0 := zeroBytes(binary.LittleEndian.Uint64(b[0:]) ^ ('=' * ones))
+		eq1 := zeroBytes(binary.LittleEndian.Uint64(b[8:]) ^ ('=' * ones))
+		if eq0|eq1 == 0 {
+			continue
+		}
+		if eq0&qpClassWord(binary.LittleEndian.Uint64(b[1:])) == 0 &&
+			eq1&qpClassWord(binary.LittleEndian.Uint64(b[9:])) == 0 {
+			continue
+		}
+		for k := i; k < i+16; k++ {
+			if w[k] == '=' && qpClass(w[k+1]) {
+				return k
+			}
+		}
+	}
+	for ; i < len(w); i++ {
+		if w[i] == '=' && (i+1 == len(w) || qpClass(w[i+1])) {
+			return i
+		}
+	}
+	return -1
+}
+
+// qpClassWord flags the bytes of y that may be qpClass bytes.
+func qpClassWord(y uint64) uint64 {
+	return zeroBytes(y&(0xf8*ones)^(0x30*ones)) | zeroBytes(y|(0x07*ones)^(0x0f*ones))
 }

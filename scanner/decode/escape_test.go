@@ -188,6 +188,11 @@ func TestQuotedPrintableSoftBreaks(t *testing.T) {
 	for _, nl := range []string{"=\n", "=\r\n", "= \t\r\n"} {
 		for i := 0; i <= len(line); i++ {
 			text := "Hello,\r\n\r\n" + line[:i] + nl + line[i:] + "\r\nBye\r\n"
+			if nl != "=\n" && nl != "=\r\n" {
+				// A break after blanks is decoded, but only a clean one is
+				// evidence (what encoders write).
+				text = "Hello,\r\n\r\nthe key=\r\n: " + line[:i] + nl + line[i:] + "\r\nBye\r\n"
+			}
 			got := reveal([]byte(text), 4)
 			if len(got) != 1 || got[0].key != key || got[0].chain != EncodingQuotedPrintable {
 				t.Fatalf("soft break %q at %d: got %+v", nl, i, redact(got))
@@ -317,7 +322,11 @@ func TestEscapeHealthyText(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no GOROOT sources: %v", err)
 	}
-	files = append(files, goRootFiles(t, ".json", ".html")...)
+	more, err := goRootFiles(".json", ".html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, more...)
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -333,14 +342,14 @@ func TestEscapeHealthyText(t *testing.T) {
 }
 
 // goRootFiles lists the GOROOT files with one of the extensions.
-func goRootFiles(t testing.TB, exts ...string) []string {
+func goRootFiles(exts ...string) ([]string, error) {
 	out, err := exec.Command("go", "env", "GOROOT").Output()
 	if err != nil {
-		t.Fatalf("go env GOROOT: %v", err)
+		return nil, fmt.Errorf("go env GOROOT: %w", err)
 	}
 	root := strings.TrimSpace(string(out))
 	var files []string
-	_ = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 		for _, e := range exts {
 			if err == nil && !d.IsDir() && strings.HasSuffix(p, e) {
 				files = append(files, p)
@@ -348,8 +357,8 @@ func goRootFiles(t testing.TB, exts ...string) []string {
 		}
 		return nil
 	})
-	if len(files) == 0 {
-		t.Fatalf("no %v files under %s", exts, root)
+	if err == nil && len(files) == 0 {
+		err = fmt.Errorf("no %v files under %s", exts, root)
 	}
-	return files
+	return files, err
 }
