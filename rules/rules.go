@@ -240,8 +240,9 @@ func isAlnum(c byte) bool {
 // JSON escape (`"line\nxai-…"` in a log or notebook), a \uXXXX or \xXX
 // escape (`\u0022xai-…`), a URL percent-encoding (`key%3Dxai-…` in an
 // encoded redirect URL) or its quoted-printable twin in a saved e-mail
-// (`KEY=3Dxai-…`), or a terminal colour code in a log. Without this, keys in such text would be taken
-// for the tail of a longer word.
+// (`KEY=3Dxai-…`), or a terminal control sequence in a log (a colour, a
+// cursor move, an erased line: see afterControlSequence). Without this,
+// keys in such text would be taken for the tail of a longer word.
 func afterEscape(buf []byte, start int) bool {
 	if start >= 2 && buf[start-2] == '\\' {
 		switch buf[start-1] {
@@ -255,7 +256,7 @@ func afterEscape(buf []byte, start int) bool {
 	if start >= 4 && buf[start-4] == '\\' && buf[start-3] == 'x' && isHex(buf[start-2]) && isHex(buf[start-1]) {
 		return true
 	}
-	if buf[start-1] == 'm' && afterANSIColor(buf, start-1) {
+	if afterControlSequence(buf, start-1) {
 		return true
 	}
 	if start >= 6 && buf[start-6] == '\\' && buf[start-5] == 'u' &&
@@ -265,20 +266,77 @@ func afterEscape(buf []byte, start int) bool {
 	return false
 }
 
-// afterANSIColor reports whether buf[m] ends a terminal colour sequence,
-// ESC [ digits;… m, as coloured logs put right before a value.
-func afterANSIColor(buf []byte, m int) bool {
-	for i := m - 1; i >= 1 && m-i <= 16; i-- {
-		c := buf[i]
-		switch {
-		case c == '[':
-			return buf[i-1] == 0x1b
-		case ('0' <= c && c <= '9') || c == ';':
-		default:
+// maxSequenceParams bounds how far back afterControlSequence looks for a
+// sequence's introducer: real parameter strings (`38;2;255;128;0`, `?2004`)
+// are far shorter.
+const maxSequenceParams = 32
+
+// afterControlSequence reports whether buf[f], a letter, digit or '_',
+// is the final byte of a terminal control sequence, which a terminal
+// consumes: a CSI sequence (ESC [, parameter and intermediate bytes, a
+// final byte 0x40–0x7E: colours `ESC[1;31m`, cursor moves `ESC[1;1H`,
+// erase line `ESC[2K`, `ESC[?25l`), or a short escape (ESC, intermediate
+// bytes, a final byte: `ESC 7`, `ESC M`, `ESC ( B`). The ESC may be the
+// byte itself or written as text, as logs, scripts and notebooks (JSON)
+// carry it: see escEndsAt. Sequences ended by BEL or ST (OSC: titles,
+// hyperlinks) end in a byte that is no word byte, so a key after them
+// needs no help. Only a candidate "xai-" preceded by a word byte gets
+// here, so the hot loop never pays for it.
+func afterControlSequence(buf []byte, f int) bool {
+	i := skipBack(buf, f-1, f, 0x20, 0x2F) // intermediate bytes
+	if escEndsAt(buf, i) {
+		return true
+	}
+	i = skipBack(buf, i, f, 0x30, 0x3F) // parameter bytes
+	return i >= 1 && buf[i] == '[' && buf[f] >= 0x40 && escEndsAt(buf, i-1)
+}
+
+// skipBack moves i back over bytes in [lo, hi], at most maxSequenceParams
+// bytes before f.
+func skipBack(buf []byte, i, f int, lo, hi byte) int {
+	for i >= 0 && f-i <= maxSequenceParams && lo <= buf[i] && buf[i] <= hi {
+		i--
+	}
+	return i
+}
+
+// escEndsAt reports whether buf[i] ends an ESC: the byte 0x1b, or its
+// spellings as text: `\x1b`, `\u001b`, `\u{1b}`, `\033`, `\e` and caret
+// notation `^[` (less, cat -v).
+func escEndsAt(buf []byte, i int) bool {
+	if i < 0 {
+		return false
+	}
+	switch c := buf[i]; {
+	case c == 0x1b:
+		return true
+	case c == 'e' || c == 'E':
+		return i >= 1 && buf[i-1] == '\\'
+	case c == '[':
+		return i >= 1 && buf[i-1] == '^'
+	case c == '3':
+		return endsWithFold(buf, i, `\033`)
+	case c == '}':
+		return endsWithFold(buf, i, `\u{1b}`)
+	case c == 'b' || c == 'B':
+		return endsWithFold(buf, i, `\x1b`) || endsWithFold(buf, i, `\u001b`)
+	}
+	return false
+}
+
+// endsWithFold reports whether buf[:i+1] ends with the ASCII string s,
+// ignoring case.
+func endsWithFold(buf []byte, i int, s string) bool {
+	k := i + 1 - len(s)
+	if k < 0 {
+		return false
+	}
+	for j := 0; j < len(s); j++ {
+		if lower(buf[k+j]) != s[j] {
 			return false
 		}
 	}
-	return false
+	return true
 }
 
 func isHex(c byte) bool {
