@@ -45,7 +45,7 @@ func Detectors() []Detector {
 }
 
 // Decoders returns the span decoders (being rewritten: issue 11).
-func Decoders() []scanner.Decoder { return nil }
+func Decoders() []scanner.Decoder { return EscapeDecoders() }
 
 // Hit is a key found by a legacy detector.
 type Hit struct {
