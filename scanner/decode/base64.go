@@ -64,7 +64,7 @@ func (Base64Text) Spans(w []byte, yield func(scanner.Span)) {
 	last := 0 // the end of the last run handed on
 	if len(w) >= minB64Run {
 		for i := 0; i+gateLen <= len(w); i += gateStride {
-			if i < last || !b64Gate(w, i) {
+			if i < last || !b64Gate(w, i) || !allB64Run(w[i:i+gateLen]) {
 				continue
 			}
 			lo, hi := i, i+gateLen
@@ -105,6 +105,19 @@ func b64Gate(w []byte, i int) bool {
 	return (i >= 48 && clean16(w, i-32)) || (i+64 <= len(w) && clean16(w, i+32))
 }
 
+// allB64Run reports whether every byte of the sample may stand in a run.
+// The gate lets bytes such as '=' and '.' through; a run of minB64Run
+// characters fully covers some sample, so a sample holding one of them
+// is not where such a run is found.
+func allB64Run(sample []byte) bool {
+	for _, c := range sample {
+		if !b64Run[c] {
+			return false
+		}
+	}
+	return true
+}
+
 // emitB64 yields the run w[lo:hi] if it may hold a key, and the extra
 // spans of its misaligned keys.
 func emitB64(w []byte, lo, hi int, yield func(scanner.Span)) {
@@ -116,7 +129,39 @@ func emitB64(w []byte, lo, hi int, yield func(scanner.Span)) {
 		return
 	}
 	yield(scanner.Span{Start: s, End: hi, Encoding: EncodingBase64})
-	realignedB64(w, s, hi, yield)
+	line := secondLineB64(w, s, hi)
+	if line > 0 {
+		yield(scanner.Span{Start: line, End: hi, Encoding: EncodingBase64, Tag: tagRealigned})
+	}
+	realignedB64(w, s, hi, line, yield)
+}
+
+// secondLineB64 returns where the run's second line starts if its first
+// line cannot be the first line of wrapped base64, or 0. Encoders wrap at
+// a multiple of 4 characters (76, 64), so a first line of another length
+// followed by more lines is text glued in front, such as the end of a PEM
+// armour line ("-----BEGIN DATA-----": '-' is in the URL-safe alphabet);
+// the data is aligned on the second line. The run is still yielded whole
+// too, for wraps at other widths.
+func secondLineB64(w []byte, s, hi int) int {
+	n := 0
+	for k := s; k < hi; k++ {
+		c := w[k]
+		if c == '\n' || c == '\r' || (c == '\\' && k+1 < hi && (w[k+1] == 'n' || w[k+1] == 'r')) {
+			if n%4 == 0 {
+				return 0
+			}
+			line := trimB64(w, k, hi)
+			if line >= hi || countB64(w, line, line, hi, minB64Run) < minB64Run && hi < len(w) {
+				return 0
+			}
+			return line
+		}
+		if isB64Char(w, s, k) {
+			n++
+		}
+	}
+	return 0
 }
 
 // trimB64 returns where the first base64 character of the run w[lo:hi]
@@ -171,10 +216,26 @@ func countB64(w []byte, s, lo, hi, limit int) int {
 // other decoding. One extra span per misalignment (1, 2 or 3 characters)
 // covers every key of that misalignment up to the end of the run, so
 // there are at most three. A literal split by a wrap is not seen here:
-// glued base64 is a token in running text, not wrapped output.
-func realignedB64(w []byte, s, hi int, yield func(scanner.Span)) {
+// glued base64 is a token in running text, not wrapped output (and glued
+// wrapped output is realigned on its second line, see secondLineB64).
+//
+// The byte before the key decodes from the two characters before its
+// quantum; when those are glue rather than data, the byte is noise, and a
+// key right at the start of the data is rejected if that noise is a word
+// byte. Glue that ends in a separator of the alphabets ('/', '_', '-',
+// '+': token_, secrets/, key-) always decodes to a non-word byte there, so
+// the common cases are found; glue ending in a letter or digit right
+// against the data misses about one key in four. That is the price of
+// keeping the left boundary: dropping it would report "taxai-".
+func realignedB64(w []byte, s, hi, line int, yield func(scanner.Span)) {
 	var done [4]bool
 	left := 3
+	if line > 0 {
+		// The span at the second line is aligned on count%4 == first.
+		first := countB64(w, s, s, line, line-s)
+		done[first%4] = true
+		left--
+	}
 	for a := range b64Patterns {
 		p := &b64Patterns[a]
 		// cur/count: characters counted in w[s:cur]; literals come in

@@ -1,5 +1,7 @@
 package decode
 
+// Tests of the old Detector API, deleted with it (see base64_detector.go).
+
 import (
 	"bytes"
 	"context"
@@ -8,7 +10,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"github.com/xaiscan/xaiscan/rules"
 	"github.com/xaiscan/xaiscan/rules/rulestest"
@@ -39,22 +40,6 @@ func scan(t testing.TB, items ...scanner.Item) scanner.Result {
 	return res
 }
 
-func encUTF16(s string, be, bom bool) []byte {
-	u := utf16.Encode([]rune(s))
-	var b []byte
-	if bom {
-		u = append([]uint16{0xfeff}, u...)
-	}
-	for _, c := range u {
-		if be {
-			b = append(b, byte(c>>8), byte(c))
-		} else {
-			b = append(b, byte(c), byte(c>>8))
-		}
-	}
-	return b
-}
-
 func detect(d scanner.Detector, w []byte) []scanner.Hit {
 	var hs []scanner.Hit
 	d.Detect(w, func(h scanner.Hit) {
@@ -62,11 +47,6 @@ func detect(d scanner.Detector, w []byte) []scanner.Hit {
 		hs = append(hs, h)
 	})
 	return hs
-}
-
-var b64Encodings = map[string]*base64.Encoding{
-	"std": base64.StdEncoding, "std-raw": base64.RawStdEncoding,
-	"url": base64.URLEncoding, "url-raw": base64.RawURLEncoding,
 }
 
 // TestBase64Alignments puts a key at every alignment (prefix lengths 0-5),

@@ -132,7 +132,7 @@ func spanUTF16(w []byte, a, b, np int) scanner.Span {
 	if a&1 == 1 {
 		tag |= tagStartOdd
 	}
-	skip := utf16Reading(b-a, a&1 == 1, b == len(w))
+	skip := utf16Reading(w, a, b, np)
 	be := w[a] == 0 // the first byte of a unit is NUL: big endian
 	if skip {
 		be = !be
@@ -144,7 +144,7 @@ func spanUTF16(w []byte, a, b, np int) scanner.Span {
 	return scanner.Span{Start: a, End: b, Encoding: enc, Tag: tag}
 }
 
-// utf16Reading decides where the code units of a run of n bytes start: at
+// utf16Reading decides where the code units of the run w[a:b] start: at
 // its first byte, or (skip) at its second, which swaps the byte order.
 //
 // A run of even length reads one way only: it begins with one half of a
@@ -156,20 +156,33 @@ func spanUTF16(w []byte, a, b, np int) scanner.Span {
 // next to a letter outside ASCII (é is E9 00 in little endian, and ends
 // a run on its NUL). Then the reading whose units start at an even
 // offset wins: a UTF-16 file's units do, and windows start at even
-// offsets. A run still going on at the end of a window (open) is labelled
-// the same way, because its length is not known yet; DecodeSpan, which
-// sees the whole run, decides again, so a key is decoded either way, but
-// an odd-offset string that crosses a window boundary may be labelled
-// with the other byte order.
-func utf16Reading(n int, startOdd, open bool) (skip bool) {
-	if open {
-		return startOdd
+// offsets.
+//
+// A run still open at the end of the window (b == len(w)) has no known
+// length yet. If it starts at an odd offset, the bytes before it decide:
+// when the run would go on but for the one byte just before it, that byte
+// and the run's first one are a unit outside ASCII at an even offset (the
+// é above), so the even reading wins, as its whole length will later
+// say; otherwise (a string in a binary) the run's first byte decides.
+// DecodeSpan, which sees the whole run, decides by its length (decodeSkip),
+// so only a rare run is labelled otherwise than it is decoded.
+func utf16Reading(w []byte, a, b, np int) (skip bool) {
+	if a&1 == 0 {
+		return false
 	}
-	return n%2 == 1 && startOdd
+	if b < len(w) {
+		return (b-a)%2 == 1
+	}
+	return a >= 3 && fitsUTF16(w[a-2], a-2, np) && fitsUTF16(w[a-3], a-3, np)
 }
 
+// decodeSkip is utf16Reading for a whole run of n bytes.
+func decodeSkip(n int, startOdd bool) bool { return startOdd && n%2 == 1 }
+
 // Continue implements scanner.Decoder: the run goes on while the bytes fit
-// its NUL parity.
+// its NUL parity. A run that starts on the last byte of a window (a
+// character whose NUL is in the next one) is not yielded by that window;
+// the engine's windows overlap, so the next window sees it from its start.
 func (UTF16Text) Continue(w []byte, from int, s scanner.Span) int {
 	np := s.Tag & tagNULOdd
 	for from < len(w) && fitsUTF16(w[from], from, np) {
@@ -182,7 +195,7 @@ func (UTF16Text) Continue(w []byte, from int, s scanner.Span) int {
 // per code unit; a byte left over at either end is dropped. A run of
 // fewer units than a key decodes to nothing.
 func (UTF16Text) DecodeSpan(dst, text []byte, s scanner.Span) ([]byte, error) {
-	if utf16Reading(len(text), s.Tag&tagStartOdd != 0, false) {
+	if decodeSkip(len(text), s.Tag&tagStartOdd != 0) {
 		text = text[1:]
 	}
 	if len(text)/2 < minUTF16Units {
