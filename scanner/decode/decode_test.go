@@ -1,11 +1,13 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strings"
 	"testing"
 
 	"github.com/xaiscan/xaiscan/rules"
+	"github.com/xaiscan/xaiscan/rules/rulestest"
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
@@ -180,4 +182,81 @@ func TestDecodersRegistry(t *testing.T) {
 	if _, ok := ds[0].(Base64Text); !ok {
 		t.Errorf("first decoder is %T", ds[0])
 	}
+}
+
+// checkConsistent is the fuzz oracle of a span decoder on w: spans within
+// the window and decodable without panic, and the two-window view (cut
+// at an even offset, with overlap ov) ending every continued run where
+// the whole window's spans end, with the same decoding.
+func checkConsistent(t *testing.T, d scanner.Decoder, w []byte, cut, ov int) {
+	whole := spansOf(d, w)
+	byStart := map[[2]int]scanner.Span{}
+	for _, s := range whole {
+		checkSpan(t, w, s)
+		dec, err := d.DecodeSpan(nil, w[s.Start:s.End], s)
+		if err != nil || len(dec) > len(w) {
+			t.Fatalf("span %+v: %d bytes decoded, %v", s, len(dec), err)
+		}
+		byStart[[2]int{s.Start, s.Tag}] = s
+	}
+	cut &^= 1
+	if cut <= 0 || cut >= len(w) {
+		return
+	}
+	ov = min(ov&^1, cut)
+	w1, w2 := w[:cut], w[cut-ov:]
+	for _, s := range spansOf(d, w1) {
+		checkSpan(t, w1, s)
+		if s.End < cut {
+			if _, ok := byStart[[2]int{s.Start, s.Tag}]; !ok {
+				t.Fatalf("span %+v of the first window is not in the whole one", s)
+			}
+			continue
+		}
+		e := d.Continue(w2, ov, s)
+		if e < ov || e > len(w2) {
+			t.Fatalf("Continue from %d returned %d in %d bytes", ov, e, len(w2))
+		}
+		s.End = cut - ov + e
+		dec, _ := d.DecodeSpan(nil, w[s.Start:s.End], s)
+		ws, ok := byStart[[2]int{s.Start, s.Tag}]
+		if !ok {
+			if len(dec) > 0 {
+				t.Fatalf("continued span %+v decodes to %d bytes but is not in the whole window", s, len(dec))
+			}
+			continue
+		}
+		if ws.End != s.End {
+			t.Fatalf("continued span ends at %d, whole at %d (%+v)", s.End, ws.End, ws)
+		}
+		if wd, _ := d.DecodeSpan(nil, w[ws.Start:ws.End], ws); !bytes.Equal(wd, dec) {
+			t.Fatalf("continued span decodes otherwise than whole")
+		}
+	}
+}
+
+func FuzzBase64Spans(f *testing.F) {
+	key := rulestest.APIKey()
+	b64 := base64.StdEncoding.EncodeToString
+	f.Add([]byte(b64([]byte("A="+key))), uint16(60), uint8(8))
+	f.Add([]byte(`{"d":"`+strings.ReplaceAll(wrap(b64([]byte("\xff/"+key)), 64, `\n`), "/", `\/`)+`"}`), uint16(100), uint8(0))
+	f.Add([]byte("secrets/"+base64.RawURLEncoding.EncodeToString([]byte(key))+" x"), uint16(64), uint8(2))
+	f.Add([]byte("-----BEGIN X-----\r\n"+wrap(b64([]byte(key+key)), 64, "\r\n")+"\r\n-----END X-----"), uint16(90), uint8(40))
+	f.Add([]byte("eGFpLhhaS4YWkt\n\r\\"+strings.Repeat("QUFB", 40)), uint16(30), uint8(4))
+	f.Fuzz(func(t *testing.T, w []byte, cut uint16, ov uint8) {
+		checkConsistent(t, Base64Text{}, w, int(cut), int(ov))
+	})
+}
+
+func FuzzUTF16Spans(f *testing.F) {
+	key := rulestest.APIKey()
+	f.Add(encUTF16("a="+key, false, true), uint16(90), uint8(2))
+	f.Add(append([]byte{1}, encUTF16(key, true, false)...), uint16(100), uint8(40))
+	f.Add(encUTF16("café "+key+" é", false, false), uint16(50), uint8(10))
+	f.Add([]byte("x\x00a\x00i\x00-\x00\x00\x00"), uint16(4), uint8(2))
+	f.Fuzz(func(t *testing.T, w []byte, cut uint16, ov uint8) {
+		// The engine's windows overlap by far more than 2 bytes; a run
+		// starting on a window's last byte needs that (UTF16Text.Continue).
+		checkConsistent(t, UTF16Text{}, w, int(cut), max(int(ov), 2))
+	})
 }
