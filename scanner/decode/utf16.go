@@ -76,6 +76,9 @@ func fitsUTF16(c byte, j, np int) bool {
 func (UTF16Text) Spans(w []byte, yield func(scanner.Span)) {
 	last := 0 // the end of the last run handed on
 	for i := 0; i+1 < len(w); i += nulStride {
+		if w[i] != 0 && w[i+1] != 0 {
+			continue // almost every sample of text
+		}
 		for p := i; p < i+2; p++ {
 			if p < last || w[p] != 0 {
 				continue
