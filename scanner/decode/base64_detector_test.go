@@ -17,17 +17,6 @@ import (
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
-// dataItem and openItem hold the same content as an in-memory item and as
-// a streamed one (read in chunks by the engine).
-func dataItem(path string, b []byte) scanner.Item {
-	return scanner.Item{Path: path, Source: scanner.SourceFile, Data: b, Size: int64(len(b)), Counts: scanner.CountFile}
-}
-
-func openItem(path string, b []byte) scanner.Item {
-	return scanner.Item{Path: path, Source: scanner.SourceFile, Size: int64(len(b)), Counts: scanner.CountFile,
-		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
-}
-
 // scan runs the real engine with the plain and decoding detectors and small
 // chunks, so keys straddle chunk boundaries.
 func scan(t testing.TB, items ...scanner.Item) scanner.Result {
@@ -217,22 +206,6 @@ func TestUTF16(t *testing.T) {
 			t.Errorf("%d hits in a non-key", len(hs))
 		}
 	}
-}
-
-// filler returns n bytes of key-free text lines, and how many lines it holds.
-func filler(n int) (string, int) {
-	var b strings.Builder
-	lines := 0
-	for i := 0; b.Len() < n; i++ {
-		fmt.Fprintf(&b, "line %d: the quick brown fox jumps over the lazy dog\n", i)
-		lines++
-	}
-	// End on a space: what follows starts a new token.
-	s := b.String()[:n]
-	if n > 0 {
-		s = s[:n-1] + " "
-	}
-	return s, strings.Count(s, "\n")
 }
 
 // TestChunkBoundaries places an encoded key at the start, in the middle,

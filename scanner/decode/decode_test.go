@@ -3,6 +3,8 @@ package decode
 import (
 	"bytes"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -259,4 +261,31 @@ func FuzzUTF16Spans(f *testing.F) {
 		// starting on a window's last byte needs that (UTF16Text.Continue).
 		checkConsistent(t, UTF16Text{}, w, int(cut), max(int(ov), 2))
 	})
+}
+
+// dataItem and openItem hold the same content as an in-memory item and as
+// a streamed one (read in chunks by the engine).
+func dataItem(path string, b []byte) scanner.Item {
+	return scanner.Item{Path: path, Source: scanner.SourceFile, Data: b, Size: int64(len(b)), Counts: scanner.CountFile}
+}
+
+func openItem(path string, b []byte) scanner.Item {
+	return scanner.Item{Path: path, Source: scanner.SourceFile, Size: int64(len(b)), Counts: scanner.CountFile,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
+}
+
+// filler returns n bytes of key-free text lines, and how many lines it holds.
+func filler(n int) (string, int) {
+	var b strings.Builder
+	lines := 0
+	for i := 0; b.Len() < n; i++ {
+		fmt.Fprintf(&b, "line %d: the quick brown fox jumps over the lazy dog\n", i)
+		lines++
+	}
+	// End on a space: what follows starts a new token.
+	s := b.String()[:n]
+	if n > 0 {
+		s = s[:n-1] + " "
+	}
+	return s, strings.Count(s, "\n")
 }
