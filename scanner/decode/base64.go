@@ -7,17 +7,343 @@ import (
 	"fmt"
 
 	"github.com/xaiscan/xaiscan/rules"
+	"github.com/xaiscan/xaiscan/scanner"
 )
 
-// Base64 finds keys encoded in base64 anywhere in text: standard or
-// URL-safe alphabet, with or without padding, alone or inside a longer
-// encoded text (a Kubernetes Secret's "API_KEY=xai-..." line), and in
-// line-wrapped output (base64(1) wraps at 76 columns) as long as the wrap
-// does not split the literal that starts the key's encoding (wraps at a
-// multiple of 4 columns never split two of the three; see b64Patterns).
+// Base64Text is the span decoder for base64 text (Encoding "base64"): it
+// finds runs of base64 in a window and decodes them, so that what they
+// encode (a key, a .env file, a gzip stream, UTF-16 text, more base64) is
+// scanned again by the rules and every decoder.
+//
+// A run is made of the characters of both alphabets ('+' and '-' are 62,
+// '/' and '_' are 63; a mixed run is accepted), of CR and LF (wrapped
+// output: base64(1) wraps at 76 columns, PEM at 64), and of backslashes,
+// which stand in a run for the JSON escapes of a wrapped string ("\n",
+// "\r\n") and of '/' ("\/", as PHP's json_encode writes it). Anything else
+// ends the run, '=' padding included, so that a new run may start right
+// after it: key=<base64>, "auth":"<base64>", data:...;base64,<base64>.
+// Membership of a byte never depends on the bytes before it, so a run that
+// crosses a window boundary ends at the same byte whether seen whole or
+// resumed by Continue.
+//
+// Runs whose first character is glued to other alphabet characters
+// (secrets/<base64>, token_<base64>) decode from the wrong 6-bit
+// boundary. Such a run's own quantum grid is found the way the old
+// detector found keys: by the fixed literals that "xai-" encodes to at its
+// three alignments. A literal that sits off the run's grid yields an extra
+// span starting where the literal says the key's data is aligned (see
+// realignedB64), so a key encoded directly in a glued run is still found,
+// and through the same rules. Data that holds no key's literal (a gzip
+// stream) is not realigned: only text aligned on its run decodes whole.
 //
 // The zero value is ready to use and safe for concurrent use.
-type Base64 struct{}
+type Base64Text struct{ scanner.NoContainer }
+
+const (
+	// minKeyBytes is the length of the shortest key, "xai-" and 80.
+	minKeyBytes = len(rules.Prefix) + rules.BodyLen
+	// tagRealigned marks the extra span of a glued run (see realignedB64).
+	tagRealigned = 1
+)
+
+// b64Run marks the bytes that may stand inside a run: the characters of
+// both alphabets, CR, LF and the backslash of a JSON escape.
+var b64Run = func() (t [256]bool) {
+	for c := range t {
+		t[c] = b64Value[c] != b64Invalid || c == '\\'
+	}
+	return t
+}()
+
+// Spans implements scanner.Decoder. It yields every run of at least
+// minB64Run characters, and a shorter run that reaches the end of the
+// window (it may go on in the next one; DecodeSpan drops it if it stays
+// short). The sampled gate rules out most ordinary text without looking
+// at the bytes between samples; it does not allocate.
+func (Base64Text) Spans(w []byte, yield func(scanner.Span)) {
+	last := 0 // the end of the last run handed on
+	if len(w) >= minB64Run {
+		for i := 0; i+gateLen <= len(w); i += gateStride {
+			if i < last || !b64Gate(w, i) || !allB64Run(w[i:i+gateLen]) {
+				continue
+			}
+			lo, hi := i, i+gateLen
+			for lo > last && b64Run[w[lo-1]] {
+				lo--
+			}
+			for hi < len(w) && b64Run[w[hi]] {
+				hi++
+			}
+			emitB64(w, lo, hi, yield)
+			// A run reaching past hi would have to hold w[hi], which is
+			// not base64: the next run starts after it.
+			last = hi
+			i = hi / gateStride * gateStride
+		}
+	}
+	// A run that reaches the end of the window may be too short for the
+	// gate to have seen it, yet go on in the next window.
+	if n := len(w); n > last && b64Run[w[n-1]] {
+		lo := n - 1
+		for lo > last && b64Run[w[lo-1]] {
+			lo--
+		}
+		emitB64(w, lo, n, yield)
+	}
+}
+
+// b64Gate reports whether the sample at w[i:i+gateLen] may lie inside a
+// run of minB64Run characters. Such a run fully covers one of the samples
+// taken every gateStride bytes and reaches 48 bytes past it on one side
+// (112 = 16+48+48), so one of the samples 16 bytes away on either side
+// must be clean too; this second look keeps most identifiers and paths
+// from the exact scan.
+func b64Gate(w []byte, i int) bool {
+	if !clean16(w, i) {
+		return false
+	}
+	return (i >= 48 && clean16(w, i-32)) || (i+64 <= len(w) && clean16(w, i+32))
+}
+
+// allB64Run reports whether every byte of the sample may stand in a run.
+// The gate lets bytes such as '=' and '.' through; a run of minB64Run
+// characters fully covers some sample, so a sample holding one of them
+// is not where such a run is found.
+func allB64Run(sample []byte) bool {
+	for _, c := range sample {
+		if !b64Run[c] {
+			return false
+		}
+	}
+	return true
+}
+
+// emitB64 yields the run w[lo:hi] if it may hold a key, and the extra
+// spans of its misaligned keys.
+func emitB64(w []byte, lo, hi int, yield func(scanner.Span)) {
+	s := trimB64(w, lo, hi)
+	if s >= hi {
+		return
+	}
+	if hi < len(w) && countB64(w, s, s, hi, minB64Run) < minB64Run {
+		return
+	}
+	yield(scanner.Span{Start: s, End: hi, Encoding: EncodingBase64})
+	line := secondLineB64(w, s, hi)
+	if line > 0 {
+		yield(scanner.Span{Start: line, End: hi, Encoding: EncodingBase64, Tag: tagRealigned})
+	}
+	realignedB64(w, s, hi, line, yield)
+}
+
+// secondLineB64 returns where the run's second line starts if its first
+// line cannot be the first line of wrapped base64, or 0. Encoders wrap at
+// a multiple of 4 characters (76, 64), so a first line of another length
+// followed by more lines is text glued in front, such as the end of a PEM
+// armour line ("-----BEGIN DATA-----": '-' is in the URL-safe alphabet);
+// the data is aligned on the second line. The run is still yielded whole
+// too, for wraps at other widths.
+func secondLineB64(w []byte, s, hi int) int {
+	n := 0
+	for k := s; k < hi; k++ {
+		c := w[k]
+		if c == '\n' || c == '\r' || (c == '\\' && k+1 < hi && (w[k+1] == 'n' || w[k+1] == 'r')) {
+			if n%4 == 0 {
+				return 0
+			}
+			line := trimB64(w, k, hi)
+			if line >= hi || countB64(w, line, line, hi, minB64Run) < minB64Run && hi < len(w) {
+				return 0
+			}
+			return line
+		}
+		if isB64Char(w, s, k) {
+			n++
+		}
+	}
+	return 0
+}
+
+// trimB64 returns where the first base64 character of the run w[lo:hi]
+// is: a run starts on data, not on a line break or an escaped one.
+func trimB64(w []byte, lo, hi int) int {
+	for lo < hi {
+		switch c := w[lo]; {
+		case c == '\r' || c == '\n':
+			lo++
+		case c == '\\':
+			lo++
+			if lo < hi && (w[lo] == 'n' || w[lo] == 'r') {
+				lo++
+			}
+		default:
+			return lo
+		}
+	}
+	return lo
+}
+
+// isB64Char reports whether w[k] is a base64 character of the data, not a
+// wrap or part of an escape: an 'n' or 'r' right after a backslash is the
+// escape of a line break. DecodeSpan reads the text the same way.
+func isB64Char(w []byte, lo, k int) bool {
+	c := w[k]
+	if b64Value[c] >= 64 {
+		return false
+	}
+	return !((c == 'n' || c == 'r') && k > lo && w[k-1] == '\\')
+}
+
+// countB64 counts the base64 characters in w[lo:hi] of the run that
+// starts at w[s], stopping at limit.
+func countB64(w []byte, s, lo, hi, limit int) int {
+	n := 0
+	for k := lo; k < hi && n < limit; k++ {
+		if isB64Char(w, s, k) {
+			n++
+		}
+	}
+	return n
+}
+
+// realignedB64 finds keys that a glued run hides. The literal of each
+// alignment of "xai-" (b64Patterns) tells where the quantum that encodes
+// the key's 'x' starts; when that is not a multiple of 4 characters from
+// the run's start, the run's own decoding cannot show the key, so an
+// extra span is yielded that starts one quantum before the key's (the
+// byte before the key, its left boundary, decodes too: "taxai-" stays
+// silent) and runs to the run's end, for the rules to judge like any
+// other decoding. One extra span per misalignment (1, 2 or 3 characters)
+// covers every key of that misalignment up to the end of the run, so
+// there are at most three. A literal split by a wrap is not seen here:
+// glued base64 is a token in running text, not wrapped output (and glued
+// wrapped output is realigned on its second line, see secondLineB64).
+//
+// The byte before the key decodes from the two characters before its
+// quantum; when those are glue rather than data, the byte is noise, and a
+// key right at the start of the data is rejected if that noise is a word
+// byte. Glue that ends in a separator of the alphabets ('/', '_', '-',
+// '+': token_, secrets/, key-) always decodes to a non-word byte there, so
+// the common cases are found; glue ending in a letter or digit right
+// against the data misses about one key in four. That is the price of
+// keeping the left boundary: dropping it would report "taxai-".
+func realignedB64(w []byte, s, hi, line int, yield func(scanner.Span)) {
+	var done [4]bool
+	left := 3
+	if line > 0 {
+		// The span at the second line is aligned on count%4 == first.
+		first := countB64(w, s, s, line, line-s)
+		done[first%4] = true
+		left--
+	}
+	for a := range b64Patterns {
+		p := &b64Patterns[a]
+		// cur/count: characters counted in w[s:cur]; literals come in
+		// order, so counting is linear in the run whatever it holds.
+		cur, count := s, 0
+		for i := s; i < hi && left > 0; {
+			j := bytes.Index(w[i:hi], p.lit)
+			if j < 0 {
+				break
+			}
+			at := i + j
+			i = at + 1
+			qs, ok := backB64(w, s, at, p.before)
+			if !ok || qs < cur {
+				continue
+			}
+			count += countB64(w, s, cur, qs, hi)
+			cur = qs
+			c := count % 4
+			if c == 0 || done[c] {
+				continue
+			}
+			done[c] = true
+			left--
+			start := qs
+			if q, ok := backB64(w, s, qs, 4); ok {
+				start = q
+			}
+			yield(scanner.Span{Start: start, End: hi, Encoding: EncodingBase64, Tag: tagRealigned})
+		}
+	}
+}
+
+// backB64 walks back n base64 characters from w[at] (not below w[s]) and
+// returns where the earliest of them is.
+func backB64(w []byte, s, at, n int) (int, bool) {
+	k := at
+	for n > 0 {
+		if k <= s {
+			return 0, false
+		}
+		k--
+		if isB64Char(w, s, k) {
+			n--
+		}
+	}
+	return k, true
+}
+
+// Continue implements scanner.Decoder: the run goes on while the bytes
+// may stand in a run (membership needs no context, see Base64Text).
+func (Base64Text) Continue(w []byte, from int, _ scanner.Span) int {
+	for from < len(w) && b64Run[w[from]] {
+		from++
+	}
+	return from
+}
+
+// DecodeSpan implements scanner.Decoder. It decodes leniently: wraps and
+// escaped wraps are skipped, a backslash before any other byte is dropped
+// ("\/" is '/'), and a trailing partial quantum yields the bytes it
+// completes. A run that decodes to fewer bytes than the shortest key
+// cannot hold one, nor any encoding of one (see minB64Run), and decodes
+// to nothing.
+func (Base64Text) DecodeSpan(dst, text []byte, _ scanner.Span) ([]byte, error) {
+	n0 := len(dst)
+	var acc uint32
+	k := 0
+	for i := 0; i < len(text); i++ {
+		// Fast path: a whole quantum of plain characters (no wrap, no
+		// escape) at a quantum boundary.
+		if k == 0 && i+4 <= len(text) && (i == 0 || text[i-1] != '\\') {
+			a, b, c, d := b64Value[text[i]], b64Value[text[i+1]], b64Value[text[i+2]], b64Value[text[i+3]]
+			if a|b|c|d < 64 {
+				x := uint32(a)<<18 | uint32(b)<<12 | uint32(c)<<6 | uint32(d)
+				dst = append(dst, byte(x>>16), byte(x>>8), byte(x))
+				i += 3
+				continue
+			}
+		}
+		c := text[i]
+		v := b64Value[c]
+		if v >= 64 {
+			if c == '\r' || c == '\n' || c == '\\' {
+				continue
+			}
+			break // the run's end ('=' or another byte); never inside a span
+		}
+		if (c == 'n' || c == 'r') && i > 0 && text[i-1] == '\\' {
+			continue
+		}
+		acc = acc<<6 | uint32(v)
+		if k++; k == 4 {
+			dst = append(dst, byte(acc>>16), byte(acc>>8), byte(acc))
+			acc, k = 0, 0
+		}
+	}
+	switch k {
+	case 2:
+		dst = append(dst, byte(acc>>4))
+	case 3:
+		dst = append(dst, byte(acc>>10), byte(acc>>2))
+	}
+	if len(dst)-n0 < minKeyBytes {
+		return dst[:n0], nil
+	}
+	return dst, nil
+}
 
 // b64Pattern is the fixed text that the encoding of "xai-" produces at one
 // alignment, and where it sits relative to the 4-character group (quantum)
@@ -89,9 +415,18 @@ var b64Value = func() [256]byte {
 }()
 
 const (
-	// minB64Run is the fewest base64 characters that encode a whole key:
-	// the shortest key is 84 bytes (672 bits), which touch at least 112
-	// characters whatever the alignment.
+	// minB64Run is the fewest base64 characters that can hold a whole key
+	// in any encoding the decoders read. The shortest key is 84 bytes
+	// (672 bits), which touch at least 112 characters whatever the
+	// alignment. Every other encoding of it is longer: UTF-16 doubles it,
+	// escapes lengthen it, and the compressed formats do not bring it
+	// under 84 bytes. A real key's body is random over 62 symbols (476
+	// bits), so an entropy coder saves at most a quarter of it and must
+	// first spend a code table on some 60 symbols, and every format adds
+	// framing: gzip 18 bytes, zlib 6, zstd at least 9, xz and bzip2
+	// dozens. The closest is raw deflate: compress/flate at
+	// BestCompression gave 88 bytes at the least over 2000 random keys
+	// (a stored block is 89; zlib 94).
 	minB64Run = 112
 	// gateStride and gateLen define the sampled gate: every run of
 	// minB64Run characters fully covers the gateLen bytes at some multiple
@@ -103,57 +438,6 @@ const (
 	// the longest key and the byte after it — 96 bytes, 128 characters.
 	maxB64Chars = 128
 )
-
-// Detect implements scanner.Detector.
-func (Base64) Detect(w []byte, fn func(Hit)) {
-	scanB64(w, fn, nil)
-}
-
-// scanB64 runs the base64 gate over w and decodes around the literals in
-// the runs it lets through. If sawNUL is not nil, it is set when a sample
-// holds a NUL byte: the UTF-16 gate, computed from the same loads (a UTF-16
-// key spans 168 bytes, so it fully covers a 16-byte sample, which then
-// holds NULs).
-func scanB64(w []byte, fn func(Hit), sawNUL *bool) {
-	if len(w) < gateLen {
-		return
-	}
-	nul := uint64(0)
-	for i := 0; i+gateLen <= len(w); i += gateStride {
-		x0, x1 := binary.LittleEndian.Uint64(w[i:]), binary.LittleEndian.Uint64(w[i+8:])
-		nul |= hasZero(x0) | hasZero(x1)
-		if mayBeBase64(x0)|mayBeBase64(x1) != 0 || len(w) < minB64Run {
-			continue
-		}
-		// A key's run holding w[i:i+16] reaches at least 48 bytes further
-		// on one side (112 = 16+48+48), so one of the samples 16 bytes
-		// away on either side must be clean too. This second look keeps
-		// most identifiers and paths from the exact scan below.
-		if !(i >= 48 && clean16(w, i-32)) && !(i+64 <= len(w) && clean16(w, i+32)) {
-			continue
-		}
-		// Find the real extent of the run of base64 characters around the
-		// sample and look for the literals only there.
-		lo := i
-		for lo > 0 && b64Value[w[lo-1]] != b64Invalid {
-			lo--
-		}
-		hi := i + gateLen
-		for hi < len(w) && b64Value[w[hi]] != b64Invalid {
-			hi++
-		}
-		if hi-lo >= minB64Run {
-			searchB64Run(w, lo, hi, fn)
-		}
-		// Any key region reaching past hi would have to contain w[hi],
-		// which is not base64, so resume at the first sample after it.
-		// The samples skipped lie inside the run, which holds no NUL.
-		i = hi / gateStride * gateStride
-	}
-	if sawNUL != nil {
-		*sawNUL = nul != 0
-	}
-}
 
 // hasZero is non-zero when a lane of x is zero.
 func hasZero(x uint64) uint64 {
@@ -183,221 +467,4 @@ const (
 func mayBeBase64(x uint64) uint64 {
 	l := x & low7
 	return (l + 0x60*lsb) &^ (l + 0x55*lsb) & msb // 0x20 <= lane < 0x2b
-}
-
-// searchB64Run looks for the three literals in w[lo:hi], a run of base64
-// characters, and verifies each occurrence.
-func searchB64Run(w []byte, lo, hi int, fn func(Hit)) {
-	for a := range b64Patterns {
-		p := &b64Patterns[a]
-		for i := lo; i < hi; {
-			j := bytes.Index(w[i:hi], p.lit)
-			if j < 0 {
-				break
-			}
-			i += j
-			verifyB64(w, i, p, fn)
-			i++
-		}
-	}
-	searchAcrossLineBreaks(w, lo, hi, fn)
-}
-
-// searchAcrossLineBreaks finds the literals that a line break splits:
-// `base64` wraps its output at 76 columns, and a literal standing across a
-// wrap is invisible to bytes.Index. Around each break it joins the few
-// characters on either side and looks there; decoding already skips the
-// breaks.
-func searchAcrossLineBreaks(w []byte, lo, hi int, fn func(Hit)) {
-	for i := lo; i < hi; {
-		j := bytes.IndexByte(w[i:hi], '\n')
-		if j < 0 {
-			return
-		}
-		nl := i + j
-		i = nl + 1
-		// A literal split by this break holds the characters on both of
-		// its sides: most breaks are ruled out by those two alone (lines
-		// of digits, such as sparse maps, would cost a join per byte).
-		if !nearLiteral(w, lo, hi, nl) {
-			continue
-		}
-		// Up to 3 characters before the break and 3 after, line-break
-		// bytes left out, with their offsets in w.
-		var joined [6]byte
-		var at [6]int
-		n := 0
-		var before [3]int
-		nb := 0
-		for k := nl - 1; k >= lo && nb < 3; k-- {
-			if w[k] == '\r' {
-				continue
-			}
-			before[nb] = k
-			nb++
-		}
-		for k := nb - 1; k >= 0; k-- {
-			joined[n], at[n] = w[before[k]], before[k]
-			n++
-		}
-		split := n
-		for k := nl + 1; k < hi && n < len(joined); k++ {
-			if w[k] == '\r' || w[k] == '\n' {
-				continue
-			}
-			joined[n], at[n] = w[k], k
-			n++
-		}
-		for a := range b64Patterns {
-			p := &b64Patterns[a]
-			for s := 0; s < split && s+len(p.lit) <= n; s++ {
-				if s+len(p.lit) > split && bytes.Equal(joined[s:s+len(p.lit)], p.lit) {
-					verifyB64(w, at[s], p, fn)
-				}
-			}
-		}
-	}
-}
-
-// inLiteral marks the characters of the b64Patterns literals.
-var inLiteral = func() (set [256]bool) {
-	for _, p := range b64Patterns {
-		for _, c := range p.lit {
-			set[c] = true
-		}
-	}
-	return set
-}()
-
-// nearLiteral reports whether the characters just before and just after
-// the line break at nl (CR and LF left out) may both belong to a literal.
-func nearLiteral(w []byte, lo, hi, nl int) bool {
-	k := nl - 1
-	for k >= lo && w[k] == '\r' {
-		k--
-	}
-	m := nl + 1
-	for m < hi && (w[m] == '\r' || w[m] == '\n') {
-		m++
-	}
-	return k >= lo && m < hi && inLiteral[w[k]] && inLiteral[w[m]]
-}
-
-// verifyB64 decodes the text around the literal at w[at] as if the literal
-// sat at the alignment p describes, and reports a key if one is there. A
-// literal met at another alignment decodes to bytes that fail the rules.
-func verifyB64(w []byte, at int, p *b64Pattern, fn func(Hit)) {
-	// Walk back over the characters of the key's quantum that precede the
-	// literal; if the run starts inside that quantum, this is not the
-	// alignment the literal stands for.
-	qs := at
-	for n := 0; n < p.before; {
-		if qs == 0 {
-			return
-		}
-		qs--
-		switch b64Value[w[qs]] {
-		case b64Invalid:
-			return
-		case b64Skip:
-		default:
-			n++
-		}
-	}
-	// One more quantum before, if there is one, for the byte before the
-	// key (its left boundary).
-	start, nq := backQuanta(w, qs, 1)
-	var pos [maxB64Chars]int32
-	var buf [maxB64Chars * 3 / 4]byte
-	d, np := decodeB64(w, start, buf[:0], pos[:])
-	kpos := 3*nq + p.xIdx
-	if kpos+len(rules.Prefix) > len(d) || !bytes.HasPrefix(d[kpos:], []byte(rules.Prefix)) {
-		return
-	}
-	m, ok := rules.MatchAt(d, kpos)
-	if !ok {
-		return
-	}
-	first := 8 * m.Start / 6
-	last := (8*m.End - 1) / 6
-	if last >= np {
-		return
-	}
-	fn(Hit{
-		Rule:     m.Rule,
-		Start:    int(pos[first]),
-		End:      int(pos[last]) + 1,
-		Key:      bytes.Clone(d[m.Start:m.End]),
-		Entropy:  m.Entropy,
-		Encoding: EncodingBase64,
-		Allowed:  allowedB64(w, qs, p.xIdx, m.End-m.Start),
-	})
-}
-
-// backQuanta walks back from the quantum starting at w[qs] over at most maxQuanta
-// whole quanta of base64 (CR and LF skipped) and returns where the earliest
-// of them starts and how many there are.
-func backQuanta(w []byte, qs, maxQuanta int) (start, n int) {
-	start, count := qs, 0
-	for i := qs - 1; i >= 0 && count < 4*maxQuanta; i-- {
-		v := b64Value[w[i]]
-		if v == b64Invalid {
-			break
-		}
-		if v == b64Skip {
-			continue
-		}
-		if count++; count%4 == 0 {
-			start = i
-		}
-	}
-	return start, count / 4
-}
-
-// decodeB64 decodes the base64 text starting at w[start] (a quantum
-// boundary) until it ends, or until pos is full, appending the bytes to dst.
-// pos receives the window offset of each character decoded; np is how many.
-// A final group of 2 or 3 characters (no padding, or the padding that ended
-// the text) still yields its 1 or 2 whole bytes.
-func decodeB64(w []byte, start int, dst []byte, pos []int32) (dec []byte, np int) {
-	var q [4]byte
-	k := 0
-	for i := start; i < len(w) && np < len(pos); i++ {
-		v := b64Value[w[i]]
-		if v == b64Invalid {
-			break
-		}
-		if v == b64Skip {
-			continue
-		}
-		pos[np] = int32(i)
-		np++
-		q[k] = v
-		if k++; k == 4 {
-			dst = append(dst, q[0]<<2|q[1]>>4, q[1]<<4|q[2]>>2, q[2]<<6|q[3])
-			k = 0
-		}
-	}
-	if k >= 2 {
-		dst = append(dst, q[0]<<2|q[1]>>4)
-	}
-	if k == 3 {
-		dst = append(dst, q[1]<<4|q[2]>>2)
-	}
-	return dst, np
-}
-
-// allowContextB64 is how many quanta either side of a key are decoded to look
-// for an allow marker inside the encoded text (a .env file in a Secret).
-const allowContextB64 = 128
-
-// allowedB64 reports whether the decoded line holding the key — whose 'x'
-// is byte xIdx of the quantum at w[qs] and which is keyLen bytes long —
-// carries an allow marker. It runs only for keys, so it may allocate.
-func allowedB64(w []byte, qs, xIdx, keyLen int) bool {
-	start, nq := backQuanta(w, qs, allowContextB64)
-	pos := make([]int32, 4*(2*allowContextB64+1)+maxB64Chars)
-	d, _ := decodeB64(w, start, nil, pos)
-	k := 3*nq + xIdx
-	return k+keyLen <= len(d) && rules.Allowed(d, k, k+keyLen)
 }

@@ -2,18 +2,266 @@ package decode
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
-	"unicode/utf16"
 
 	"github.com/xaiscan/xaiscan/rules"
 	"github.com/xaiscan/xaiscan/rules/rulestest"
 	"github.com/xaiscan/xaiscan/scanner"
 )
+
+// found is one key that look saw: the key, the chain of encodings it was
+// under (outermost first) and where the outermost encoded text starts.
+type found struct {
+	key, chain string
+	at         int
+}
+
+// look does in one window what the recursive engine of issue 11 does: the
+// rules on the bytes, then every decoder's spans decoded and looked at
+// again, up to depth levels. at is the outermost location of b (-1 at the
+// top: a finding there is located at its own offset).
+func look(t testing.TB, b []byte, chain string, at, depth int, out *[]found) {
+	t.Helper()
+	rules.Find(b, func(m rules.Match) {
+		loc := at
+		if loc < 0 {
+			loc = m.Start
+		}
+		*out = append(*out, found{string(b[m.Start:m.End]), chain, loc})
+	})
+	if depth == 0 {
+		return
+	}
+	for _, d := range []scanner.Decoder{Base64Text{}, UTF16Text{}} {
+		d.Spans(b, func(s scanner.Span) {
+			checkSpan(t, b, s)
+			dec, err := d.DecodeSpan(nil, b[s.Start:s.End], s)
+			if err != nil {
+				t.Fatalf("%s span [%d,%d): %v", s.Encoding, s.Start, s.End, err)
+			}
+			loc := at
+			if loc < 0 {
+				loc = s.Start
+			}
+			look(t, dec, scanner.JoinEncoding(chain, s.Encoding), loc, depth-1, out)
+		})
+	}
+}
+
+// lookAll runs look at the engine's default depth.
+func lookAll(t testing.TB, b []byte) []found {
+	t.Helper()
+	var out []found
+	look(t, b, "", -1, 4, &out)
+	return out
+}
+
+// checkSpan fails on a span outside its window or empty.
+func checkSpan(t testing.TB, w []byte, s scanner.Span) {
+	t.Helper()
+	if s.Start < 0 || s.End > len(w) || s.Start >= s.End || s.Encoding == "" {
+		t.Fatalf("span %+v in a window of %d bytes", s, len(w))
+	}
+}
+
+// spansOf collects one decoder's spans of w.
+func spansOf(d scanner.Decoder, w []byte) []scanner.Span {
+	var ss []scanner.Span
+	d.Spans(w, func(s scanner.Span) { ss = append(ss, s) })
+	return ss
+}
+
+// wantOne fails unless exactly key was found, once, under chain.
+func wantOne(t *testing.T, what string, got []found, key, chain string) found {
+	t.Helper()
+	if len(got) != 1 || got[0].key != key || got[0].chain != chain {
+		var s []string
+		for _, f := range got {
+			s = append(s, rules.Redact(f.key)+" under "+f.chain)
+		}
+		t.Fatalf("%s: found %d keys %v, want 1 under %q", what, len(got), s, chain)
+	}
+	return got[0]
+}
+
+// wantNone fails if anything was found.
+func wantNone(t *testing.T, what string, got []found) {
+	t.Helper()
+	if len(got) != 0 {
+		t.Fatalf("%s: found %d keys (first under %q), want none", what, len(got), got[0].chain)
+	}
+}
+
+// wrap cuts s into lines of cols characters ended by eol.
+func wrap(s string, cols int, eol string) string {
+	var b strings.Builder
+	for len(s) > cols {
+		b.WriteString(s[:cols] + eol)
+		s = s[cols:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// windows is the engine's view of b in two windows: the first b[:cut]
+// (cut even: windows start at even offsets) and the next one starting ov
+// bytes before cut (the overlap the engine keeps), in which runs of the
+// first are resumed at from = ov. The first window owns the spans that
+// start before the second does; the second owns the rest, except those
+// inside a run that was continued. It returns the spans with offsets in b.
+func windows(d scanner.Decoder, b []byte, cut, ov int) []scanner.Span {
+	w1, w2 := b[:cut], b[cut-ov:]
+	var out []scanner.Span
+	contEnd := 0
+	for _, s := range spansOf(d, w1) {
+		if s.Start >= cut-ov {
+			continue
+		}
+		if s.End == cut {
+			s.End = cut - ov + d.Continue(w2, ov, s)
+			contEnd = max(contEnd, s.End)
+		}
+		out = append(out, s)
+	}
+	for _, s := range spansOf(d, w2) {
+		s.Start += cut - ov
+		s.End += cut - ov
+		if s.Start >= contEnd {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// decoding keeps the spans of b that decode to something.
+func decoding(d scanner.Decoder, b []byte, ss []scanner.Span) []scanner.Span {
+	var out []scanner.Span
+	for _, s := range ss {
+		if dec, _ := d.DecodeSpan(nil, b[s.Start:s.End], s); len(dec) > 0 {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// keysIn decodes spans of b and returns the keys the rules find in them.
+func keysIn(t testing.TB, d scanner.Decoder, b []byte, ss []scanner.Span) []string {
+	t.Helper()
+	var keys []string
+	for _, s := range ss {
+		dec, err := d.DecodeSpan(nil, b[s.Start:s.End], s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range rules.FindAll(dec) {
+			keys = append(keys, string(dec[m.Start:m.End]))
+		}
+	}
+	return keys
+}
+
+var b64Encodings = map[string]*base64.Encoding{
+	"std": base64.StdEncoding, "std-raw": base64.RawStdEncoding,
+	"url": base64.URLEncoding, "url-raw": base64.RawURLEncoding,
+}
+
+// TestDecodersRegistry: the registry holds the base64, UTF-16 and escape
+// decoders, and none claims containers.
+func TestDecodersRegistry(t *testing.T) {
+	ds := Decoders()
+	if len(ds) != 6 {
+		t.Fatalf("%d decoders", len(ds))
+	}
+	for _, d := range ds {
+		if d.Opens(scanner.Item{Path: "a.gz"}, []byte{0x1f, 0x8b, 8, 0}) {
+			t.Errorf("%T opens a container", d)
+		}
+	}
+	if _, ok := ds[0].(Base64Text); !ok {
+		t.Errorf("first decoder is %T", ds[0])
+	}
+}
+
+// checkConsistent is the fuzz oracle of a span decoder on w: spans within
+// the window and decodable without panic, and the two-window view (cut
+// at an even offset, with overlap ov) ending every continued run where
+// the whole window's spans end, with the same decoding.
+func checkConsistent(t *testing.T, d scanner.Decoder, w []byte, cut, ov int) {
+	whole := spansOf(d, w)
+	byStart := map[[2]int]scanner.Span{}
+	for _, s := range whole {
+		checkSpan(t, w, s)
+		dec, err := d.DecodeSpan(nil, w[s.Start:s.End], s)
+		if err != nil || len(dec) > len(w) {
+			t.Fatalf("span %+v: %d bytes decoded, %v", s, len(dec), err)
+		}
+		byStart[[2]int{s.Start, s.Tag}] = s
+	}
+	cut &^= 1
+	if cut <= 0 || cut >= len(w) {
+		return
+	}
+	ov = min(ov&^1, cut)
+	w1, w2 := w[:cut], w[cut-ov:]
+	for _, s := range spansOf(d, w1) {
+		checkSpan(t, w1, s)
+		if s.End < cut {
+			if _, ok := byStart[[2]int{s.Start, s.Tag}]; !ok {
+				t.Fatalf("span %+v of the first window is not in the whole one", s)
+			}
+			continue
+		}
+		e := d.Continue(w2, ov, s)
+		if e < ov || e > len(w2) {
+			t.Fatalf("Continue from %d returned %d in %d bytes", ov, e, len(w2))
+		}
+		s.End = cut - ov + e
+		dec, _ := d.DecodeSpan(nil, w[s.Start:s.End], s)
+		ws, ok := byStart[[2]int{s.Start, s.Tag}]
+		if !ok {
+			if len(dec) > 0 {
+				t.Fatalf("continued span %+v decodes to %d bytes but is not in the whole window", s, len(dec))
+			}
+			continue
+		}
+		if ws.End != s.End {
+			t.Fatalf("continued span ends at %d, whole at %d (%+v)", s.End, ws.End, ws)
+		}
+		if wd, _ := d.DecodeSpan(nil, w[ws.Start:ws.End], ws); !bytes.Equal(wd, dec) {
+			t.Fatalf("continued span decodes otherwise than whole")
+		}
+	}
+}
+
+func FuzzBase64Spans(f *testing.F) {
+	key := rulestest.APIKey()
+	b64 := base64.StdEncoding.EncodeToString
+	f.Add([]byte(b64([]byte("A="+key))), uint16(60), uint8(8))
+	f.Add([]byte(`{"d":"`+strings.ReplaceAll(wrap(b64([]byte("\xff/"+key)), 64, `\n`), "/", `\/`)+`"}`), uint16(100), uint8(0))
+	f.Add([]byte("secrets/"+base64.RawURLEncoding.EncodeToString([]byte(key))+" x"), uint16(64), uint8(2))
+	f.Add([]byte("-----BEGIN X-----\r\n"+wrap(b64([]byte(key+key)), 64, "\r\n")+"\r\n-----END X-----"), uint16(90), uint8(40))
+	f.Add([]byte("eGFpLhhaS4YWkt\n\r\\"+strings.Repeat("QUFB", 40)), uint16(30), uint8(4))
+	f.Fuzz(func(t *testing.T, w []byte, cut uint16, ov uint8) {
+		checkConsistent(t, Base64Text{}, w, int(cut), int(ov))
+	})
+}
+
+func FuzzUTF16Spans(f *testing.F) {
+	key := rulestest.APIKey()
+	f.Add(encUTF16("a="+key, false, true), uint16(90), uint8(2))
+	f.Add(append([]byte{1}, encUTF16(key, true, false)...), uint16(100), uint8(40))
+	f.Add(encUTF16("café "+key+" é", false, false), uint16(50), uint8(10))
+	f.Add([]byte("x\x00a\x00i\x00-\x00\x00\x00"), uint16(4), uint8(2))
+	f.Fuzz(func(t *testing.T, w []byte, cut uint16, ov uint8) {
+		// The engine's windows overlap by far more than 2 bytes; a run
+		// starting on a window's last byte needs that (UTF16Text.Continue).
+		checkConsistent(t, UTF16Text{}, w, int(cut), max(int(ov), 2))
+	})
+}
 
 // dataItem and openItem hold the same content as an in-memory item and as
 // a streamed one (read in chunks by the engine).
@@ -24,216 +272,6 @@ func dataItem(path string, b []byte) scanner.Item {
 func openItem(path string, b []byte) scanner.Item {
 	return scanner.Item{Path: path, Source: scanner.SourceFile, Size: int64(len(b)), Counts: scanner.CountFile,
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }}
-}
-
-// scan runs the real engine with the plain and decoding detectors and small
-// chunks, so keys straddle chunk boundaries.
-func scan(t testing.TB, items ...scanner.Item) scanner.Result {
-	t.Helper()
-	res, err := scanner.New(scanner.Options{Decoders: Decoders(), ChunkSize: 4096, Workers: 2}).
-		Run(context.Background(), scanner.ItemList(items))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
-}
-
-func encUTF16(s string, be, bom bool) []byte {
-	u := utf16.Encode([]rune(s))
-	var b []byte
-	if bom {
-		u = append([]uint16{0xfeff}, u...)
-	}
-	for _, c := range u {
-		if be {
-			b = append(b, byte(c>>8), byte(c))
-		} else {
-			b = append(b, byte(c), byte(c>>8))
-		}
-	}
-	return b
-}
-
-func detect(d Detector, w []byte) []Hit {
-	var hs []Hit
-	d.Detect(w, func(h Hit) {
-		h.Key = bytes.Clone(h.Key)
-		hs = append(hs, h)
-	})
-	return hs
-}
-
-var b64Encodings = map[string]*base64.Encoding{
-	"std": base64.StdEncoding, "std-raw": base64.RawStdEncoding,
-	"url": base64.URLEncoding, "url-raw": base64.RawURLEncoding,
-}
-
-// TestBase64Alignments puts a key at every alignment (prefix lengths 0-5),
-// in both alphabets, padded and not, between bytes whose encodings use '+',
-// '/', '-' and '_'.
-func TestBase64Alignments(t *testing.T) {
-	for name, enc := range b64Encodings {
-		for _, key := range []string{rulestest.APIKey(), rulestest.ManagementKey()} {
-			for pre := 0; pre <= 5; pre++ {
-				for _, suf := range []string{"", "\n", "\xfb\xff", " tail"} {
-					plain := append(bytes.Repeat([]byte{0xfb}, pre), key+suf...)
-					if pre > 0 {
-						plain[pre-1] = '=' // a boundary byte before the key
-					}
-					encoded := enc.EncodeToString(plain)
-					text := []byte("value: \"" + encoded + "\"\n")
-					hs := detect(Base64{}, text)
-					if len(hs) != 1 {
-						t.Fatalf("%s pre=%d suf=%q: %d hits, want 1", name, pre, suf, len(hs))
-					}
-					h := hs[0]
-					if string(h.Key) != key || h.Encoding != EncodingBase64 {
-						t.Fatalf("%s pre=%d: wrong hit %s %s", name, pre, rules.Redact(string(h.Key)), h.Encoding)
-					}
-					off := strings.Index(string(text), encoded)
-					if h.Start < off || h.End > off+len(encoded) || h.End-h.Start < 112 {
-						t.Fatalf("%s pre=%d: span [%d,%d) outside encoded text [%d,%d)", name, pre, h.Start, h.End, off, off+len(encoded))
-					}
-				}
-			}
-		}
-	}
-}
-
-func TestBase64Rejects(t *testing.T) {
-	key := rulestest.APIKey()
-	for name, plain := range map[string]string{
-		"word before":   "tax" + key,
-		"81 chars":      key + "Z",
-		"placeholder":   rules.Prefix + strings.Repeat("abcdefghij", 8),
-		"underscore":    "xai_" + key[4:],
-		"79 chars":      key[:len(key)-1],
-		"no key at all": strings.Repeat("lorem ipsum dolor sit amet ", 20),
-	} {
-		for _, enc := range b64Encodings {
-			if hs := detect(Base64{}, []byte(enc.EncodeToString([]byte(plain)))); len(hs) != 0 {
-				t.Errorf("%s: %d hits, want none", name, len(hs))
-			}
-		}
-	}
-}
-
-// TestBase64Wrapped decodes across line wraps (base64(1) wraps at 76). The
-// quantum-aligned literals (alignments 0 and 2) are never split by a wrap
-// at a multiple of 4 columns; alignment 1's literal is, once in 19 places.
-func TestBase64Wrapped(t *testing.T) {
-	key := rulestest.APIKey()
-	for pre := 0; pre < 12; pre++ {
-		plain := append([]byte(strings.Repeat("A", pre)+"="), key...)
-		enc := base64.StdEncoding.EncodeToString(plain)
-		var wrapped strings.Builder
-		for i := 0; i < len(enc); i += 76 {
-			wrapped.WriteString(enc[i:min(i+76, len(enc))])
-			wrapped.WriteString("\r\n")
-		}
-		hs := detect(Base64{}, []byte(wrapped.String()))
-		align := (pre + 1) % 3
-		if align == 1 && !strings.Contains(wrapped.String(), string(b64Patterns[1].lit)) {
-			continue // the known gap
-		}
-		if len(hs) != 1 || string(hs[0].Key) != key {
-			t.Errorf("pre=%d (alignment %d): %d hits", pre, align, len(hs))
-		}
-	}
-}
-
-// TestK8sSecret scans a Secret manifest with a key as a whole value and a
-// key inside an encoded .env file, through the engine.
-func TestK8sSecret(t *testing.T) {
-	k1, k2 := rulestest.APIKey(), rulestest.ManagementKey()
-	env := "# app settings\nLOG_LEVEL=debug\nXAI_MANAGEMENT_KEY=" + k2 + "\nREGION=us\n"
-	manifest := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: grok\ntype: Opaque\ndata:\n" +
-		"  XAI_API_KEY: " + base64.StdEncoding.EncodeToString([]byte(k1)) + "\n" +
-		"  app.env: " + base64.StdEncoding.EncodeToString([]byte(env)) + "\n"
-	res := scan(t, dataItem("secret.yaml", []byte(manifest)))
-	if len(res.Findings) != 2 {
-		t.Fatalf("%d findings, want 2", len(res.Findings))
-	}
-	for i, want := range []struct {
-		key  string
-		line int
-		rule string
-	}{{k1, 7, rules.APIKey}, {k2, 8, rules.ManagementKey}} {
-		f := res.Findings[i]
-		if f.Key != want.key || f.Line != want.line || f.Rule != want.rule || f.Encoding != EncodingBase64 {
-			t.Errorf("finding %d: %s line %d rule %s enc %q", i, f.Secret, f.Line, f.Rule, f.Encoding)
-		}
-	}
-	// The whole value sits right after "  XAI_API_KEY: ".
-	if f := res.Findings[0]; f.Column != len("  XAI_API_KEY: ")+1 {
-		t.Errorf("column %d", f.Column)
-	}
-}
-
-// TestAllowMarkers: a marker on the encoded text's line, or inside the
-// decoded text, or in UTF-16 on the key's line, suppresses the finding.
-func TestAllowMarkers(t *testing.T) {
-	key := rulestest.APIKey()
-	b1 := []byte("k: " + base64.StdEncoding.EncodeToString([]byte(key)) + " # xaiscan:allow\n")
-	b2 := []byte("k: " + base64.StdEncoding.EncodeToString([]byte("KEY="+key+" # gitleaks:allow\n")) + "\n")
-	u := encUTF16("$k = '"+key+"' # xaiscan:allow\r\n", false, true)
-	res := scan(t, dataItem("a", b1), dataItem("b", b2), dataItem("c", u))
-	if len(res.Findings) != 0 {
-		t.Fatalf("%d findings, want 0: first in %s", len(res.Findings), res.Findings[0].Path)
-	}
-	if res.Coverage.AllowMarked != 3 {
-		t.Errorf("AllowMarked = %d, want 3", res.Coverage.AllowMarked)
-	}
-	// --no-allow-markers: the same keys are reported, none counted.
-	res, err := scanner.New(scanner.Options{Decoders: Decoders(), IgnoreAllowMarkers: true}).
-		Run(context.Background(), scanner.ItemList{dataItem("a", b1), dataItem("b", b2), dataItem("c", u)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Findings) != 3 || res.Coverage.AllowMarked != 0 {
-		t.Errorf("ignoring markers: %d findings (want 3), AllowMarked %d", len(res.Findings), res.Coverage.AllowMarked)
-	}
-}
-
-func TestUTF16(t *testing.T) {
-	k1, k2 := rulestest.APIKey(), rulestest.ManagementKey()
-	text := "# profile\r\n$env:XAI_API_KEY = \"" + k1 + "\"\r\n\r\n$m=\"" + k2 + "\"\r\n"
-	for _, tc := range []struct {
-		name    string
-		be, bom bool
-		enc     string
-	}{
-		{"le-bom", false, true, EncodingUTF16LE}, {"le", false, false, EncodingUTF16LE},
-		{"be-bom", true, true, EncodingUTF16BE}, {"be", true, false, EncodingUTF16BE},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := encUTF16(text, tc.be, tc.bom)
-			res := scan(t, dataItem("p.ps1", b), openItem("q.ps1", b))
-			if len(res.Findings) != 4 {
-				t.Fatalf("%d findings, want 4", len(res.Findings))
-			}
-			for _, f := range res.Findings {
-				want, line := k1, 2
-				if f.Rule == rules.ManagementKey {
-					want, line = k2, 4
-				}
-				if f.Key != want || f.Line != line || f.Encoding != tc.enc {
-					t.Errorf("%s: %s line %d (want %d) enc %q", f.Path, f.Secret, f.Line, line, f.Encoding)
-				}
-			}
-		})
-	}
-	// Odd offset inside binary data, and boundaries in UTF-16.
-	bin := append([]byte{0, 1, 2}, encUTF16(k1, false, false)...)
-	bin = append(bin, 0xff, 0xfe, 0x00)
-	if hs := detect(UTF16{}, bin); len(hs) != 1 || hs[0].Start != 3 || hs[0].End != 3+2*len(k1) {
-		t.Fatalf("binary: %+v", hs)
-	}
-	for _, bad := range []string{"tax" + k1, k1 + "Z", "_" + k1} {
-		if hs := detect(UTF16{}, encUTF16(bad, false, false)); len(hs) != 0 {
-			t.Errorf("%d hits in a non-key", len(hs))
-		}
-	}
 }
 
 // filler returns n bytes of key-free text lines, and how many lines it holds.
@@ -250,157 +288,4 @@ func filler(n int) (string, int) {
 		s = s[:n-1] + " "
 	}
 	return s, strings.Count(s, "\n")
-}
-
-// TestChunkBoundaries places an encoded key at the start, in the middle,
-// at the end, and at offsets sweeping across the engine's first chunk
-// boundary (ChunkSize 4096: the first window owns starts below 5120), for
-// each encoding, in streamed and in-memory items, and checks each key is
-// found exactly once on the right line.
-func TestChunkBoundaries(t *testing.T) {
-	key := rulestest.APIKey()
-	type layout struct {
-		name   string
-		build  func(before string) []byte
-		enc    string
-		factor int // bytes per character of the surrounding text
-	}
-	b64 := base64.StdEncoding.EncodeToString([]byte("KEY=" + key + "\n"))
-	layouts := []layout{
-		{"base64", func(before string) []byte { return []byte(before + b64 + "\n" + strings.Repeat("tail\n", 40)) }, EncodingBase64, 1},
-		{"utf-16le", func(before string) []byte {
-			return encUTF16(before+key+"\n"+strings.Repeat("tail\n", 40), false, false)
-		}, EncodingUTF16LE, 2},
-		{"utf-16be", func(before string) []byte {
-			return encUTF16(before+key+"\n"+strings.Repeat("tail\n", 40), true, false)
-		}, EncodingUTF16BE, 2},
-	}
-	for _, l := range layouts {
-		var items []scanner.Item
-		lines := map[string]int{}
-		add := func(name string, nbytes int) {
-			before, n := filler(nbytes / l.factor)
-			b := l.build(before)
-			items = append(items, dataItem(name+"/data", b), openItem(name+"/open", b))
-			lines[name+"/data"], lines[name+"/open"] = n+1, n+1
-		}
-		add("start", 0)
-		add("middle", 3*4096)
-		for off := 5120 - 400; off < 5120+40; off += 7 {
-			add(fmt.Sprintf("straddle-%d", off), off)
-		}
-		add("straddle-2nd", 9216-100)
-		// At the end: nothing follows the key.
-		before, n := filler(4 * 4096 / l.factor)
-		var end []byte
-		switch l.enc {
-		case EncodingBase64:
-			end = []byte(before + base64.RawStdEncoding.EncodeToString([]byte(key)))
-		default:
-			end = encUTF16(before+key, l.enc == EncodingUTF16BE, false)
-		}
-		items = append(items, dataItem("end/data", end), openItem("end/open", end))
-		lines["end/data"], lines["end/open"] = n+1, n+1
-
-		res := scan(t, items...)
-		seen := map[string]int{}
-		for _, f := range res.Findings {
-			seen[f.Path]++
-			if f.Key != key || f.Encoding != l.enc || f.Line != lines[f.Path] {
-				t.Errorf("%s %s: %s enc %q line %d, want line %d", l.name, f.Path, f.Secret, f.Encoding, f.Line, lines[f.Path])
-			}
-		}
-		for _, it := range items {
-			if seen[it.Path] != 1 {
-				t.Errorf("%s %s: found %d times, want once", l.name, it.Path, seen[it.Path])
-			}
-		}
-	}
-}
-
-// checkHits is the fuzz oracle: offsets in range and keys that the rules
-// accept on their own.
-func checkHits(t *testing.T, w []byte, hs []Hit) {
-	for _, h := range hs {
-		if h.Start < 0 || h.End > len(w) || h.Start >= h.End {
-			t.Fatalf("hit [%d,%d) outside window of %d", h.Start, h.End, len(w))
-		}
-		if m, ok := rules.MatchAt(h.Key, 0); !ok || m.End != len(h.Key) {
-			t.Fatalf("hit key is not a key")
-		}
-	}
-}
-
-// TestEncodedGate checks the combined detector against the two it combines,
-// with a UTF-16 key at every offset right after a base64-like run of every
-// length (the gate skips samples inside runs; it must not skip the key).
-func TestEncodedGate(t *testing.T) {
-	key := rulestest.APIKey()
-	u := encUTF16(" "+key+" ", false, false)
-	b := []byte(base64.StdEncoding.EncodeToString([]byte(strings.Repeat("payload ", 40))))
-	for run := 100; run < 300; run += 13 {
-		for gap := 0; gap < 100; gap++ {
-			w := []byte("text (" + string(b[:run]) + ")" + strings.Repeat(".", gap))
-			w = append(w, u...)
-			w = append(w, "\n and more text after it\n"...)
-			enc := detect(Encoded{}, w)
-			sep := append(detect(Base64{}, w), detect(UTF16{}, w)...)
-			if len(enc) != 1 || len(sep) != 1 || string(enc[0].Key) != key || enc[0].Start != sep[0].Start {
-				t.Fatalf("run %d gap %d: combined %d hits, separate %d", run, gap, len(enc), len(sep))
-			}
-		}
-	}
-}
-
-func FuzzBase64(f *testing.F) {
-	key := rulestest.APIKey()
-	f.Add([]byte(base64.StdEncoding.EncodeToString([]byte("A=" + key))))
-	f.Add([]byte(base64.URLEncoding.EncodeToString([]byte("\xff\xfe" + key + "\n"))))
-	f.Add([]byte("eGFpLhhaS4YWkt\n\r" + strings.Repeat("QUFB", 40)))
-	f.Fuzz(func(t *testing.T, w []byte) {
-		b, u := detect(Base64{}, w), detect(UTF16{}, w)
-		checkHits(t, w, b)
-		checkHits(t, w, u)
-		if e := detect(Encoded{}, w); len(e) != len(b)+len(u) {
-			t.Fatalf("combined detector: %d hits, separate: %d", len(e), len(b)+len(u))
-		}
-	})
-}
-
-func FuzzUTF16(f *testing.F) {
-	key := rulestest.APIKey()
-	f.Add(encUTF16("a="+key, false, true))
-	f.Add(encUTF16(key, true, false)[1:])
-	f.Add([]byte("x\x00a\x00i\x00-\x00"))
-	f.Fuzz(func(t *testing.T, w []byte) {
-		checkHits(t, w, detect(UTF16{}, w))
-	})
-}
-
-func base64Std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-// `base64` wraps at 76 columns by default: a key is found at every offset,
-// including where a wrap splits the fixed prefix the search looks for.
-func TestBase64WrappedAtEveryOffset(t *testing.T) {
-	key := rulestest.APIKey()
-	for _, width := range []struct {
-		cols int
-		eol  string
-	}{{76, "\n"}, {64, "\r\n"}} { // base64(1), PEM
-		for pre := 0; pre < 120; pre++ {
-			plain := "KEY_FILE_CONTENT_" + strings.Repeat("p", pre) + "=" + key + "\n"
-			enc := base64.StdEncoding.EncodeToString([]byte(plain))
-			var wrapped strings.Builder
-			for len(enc) > width.cols {
-				wrapped.WriteString(enc[:width.cols] + width.eol)
-				enc = enc[width.cols:]
-			}
-			wrapped.WriteString(enc + width.eol)
-			var got []string
-			Base64{}.Detect([]byte(wrapped.String()), func(h Hit) { got = append(got, string(h.Key)) })
-			if len(got) != 1 || got[0] != key {
-				t.Fatalf("width %d, prefix %d: found %d keys", width.cols, pre, len(got))
-			}
-		}
-	}
 }

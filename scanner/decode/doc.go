@@ -1,35 +1,35 @@
-// Package decode holds the scanner's Detectors for keys that are not
-// written as plain bytes: base64 (standard and URL-safe alphabets, padded or
-// not, possibly line-wrapped) and UTF-16 (little and big endian).
+// Package decode holds the scanner's span decoders for keys that are not
+// written as plain bytes: base64 (Base64Text: standard and URL-safe
+// alphabets, padded or not, wrapped by real or JSON-escaped line breaks)
+// and UTF-16 (UTF16Text: little and big endian, with or without a byte
+// order mark, at any offset). Both implement scanner.Decoder: Spans finds
+// runs of encoded text in a window, Continue follows a run into the next
+// window, and DecodeSpan decodes a run; the engine scans every decoded
+// run again with the rules and all decoders, so stacked encodings (base64
+// of gzip, base64 of UTF-16LE, base64 inside base64, UTF-16 text holding
+// base64) are read through.
 //
-// Both follow the plain detector's recipe — find a fixed literal, then
-// validate around it — so key-free input costs little: an encoded key
-// always starts with one of a few fixed byte strings (the encodings of
-// "xai-"), and only the bytes around such a literal are ever decoded. Each
-// detector first runs a sampled gate that touches a small fraction of the
-// window and rules out, for almost all ordinary text, that the window can
-// hold an encoded key at all:
+// Spans is on the hot path, so each decoder first runs a sampled gate
+// that touches a small fraction of the window and rules out, for almost
+// all ordinary text, that the window holds a run long enough to hold a
+// key in any encoding:
 //
-//   - base64: an encoded key is a run of at least 112 base64 characters, so
-//     it fully covers one of the 16-byte samples taken every 96 bytes, and
+//   - base64: such a run has at least 112 characters (minB64Run), so it
+//     fully covers one of the 16-byte samples taken every 96 bytes, and
 //     reaches 48 bytes past it on one side (a second sample there); a
 //     sample holding a space, a quote, a parenthesis or one of ! # $ % & *
 //     (tested 8 bytes at a time) cannot be inside such a run.
-//   - UTF-16: an encoded key spans 168 or more bytes, every other one NUL,
-//     so a 2-byte sample every 128 bytes must meet a NUL. Encoded, the
-//     detector Detectors returns, takes this gate from the base64 samples
-//     instead (a UTF-16 key also covers a whole one), so text is sampled
-//     once for both.
+//   - UTF-16: such a run spans 168 or more bytes, every other one NUL, so
+//     a 2-byte sample every 128 bytes must meet a NUL.
 //
-// Hits report the location of the encoded text (Hit.Start and Hit.End span
-// the encoded characters or code units of the key itself, never the whole
-// base64 blob, so the position is the same whichever chunk sees it), the
-// decoded key in Hit.Key, and the encoding in Hit.Encoding.
+// The old Detectors (Detectors, Encoded, Base64, UTF16), which find a key's
+// own encoding around a fixed literal and return Hits, are kept until the
+// engine runs the decoders; see base64_detector.go.
 package decode
 
 import "github.com/xaiscan/xaiscan/scanner"
 
-// Encodings as they appear in Hit.Encoding and the report's
+// Encodings as they appear in a finding's encoding chain and the report's
 // "encoding" field.
 const (
 	EncodingBase64  = "base64"
@@ -37,44 +37,11 @@ const (
 	EncodingUTF16BE = "utf-16be"
 )
 
-// Detectors returns the decoding detectors, to be run next to
-// scanner.Plain: base64 and UTF-16, as one Detector (Encoded) that
-// computes both gates from the same pass over the window.
-func Detectors() []Detector {
-	return []Detector{Encoded{}}
-}
-
-// Decoders returns the span decoders (being rewritten: issue 11).
-func Decoders() []scanner.Decoder { return EscapeDecoders() }
-
-// Hit is a key found by a legacy detector.
-type Hit struct {
-	Rule       string
-	Start, End int
-	Key        []byte
-	Entropy    float64
-	Encoding   string
-	Allowed    bool
-}
-
-// Detector is the legacy detector interface.
-type Detector interface {
-	Detect(window []byte, fn func(Hit))
-}
-
-// Encoded finds keys in base64 and in UTF-16: Base64 and UTF16 in one
-// Detector. Its base64 gate's samples also serve as the UTF-16 gate (a
-// UTF-16 key fully covers a base64 sample, and then puts NULs in it), so
-// ordinary text is sampled once for both.
-//
-// The zero value is ready to use and safe for concurrent use.
-type Encoded struct{}
-
-// Detect implements scanner.Detector.
-func (Encoded) Detect(w []byte, fn func(Hit)) {
-	var sawNUL bool
-	scanB64(w, fn, &sawNUL)
-	if sawNUL && len(w) >= minUTF16Key {
-		scanUTF16(w, fn)
-	}
+// Decoders returns the span decoders of this package, for
+// scanner.Options. Each is stateless and safe for concurrent use.
+func Decoders() []scanner.Decoder {
+	return append([]scanner.Decoder{
+		Base64Text{},
+		UTF16Text{},
+	}, EscapeDecoders()...)
 }

@@ -13,14 +13,14 @@ import (
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
-// found is a key revealed by the escape decoders, with its chain.
-type found struct{ key, chain string }
+// revealed is a key revealed by the escape decoders, with its chain.
+type revealed struct{ key, chain string }
 
 // reveal runs the escape decoders over text the way the recursive engine
 // does: every span is decoded, and its decoding is matched by the rules
 // and searched again by every decoder, down to depth levels.
-func reveal(text []byte, depth int) []found {
-	var out []found
+func reveal(text []byte, depth int) []revealed {
+	var out []revealed
 	var walk func(text []byte, chain string, depth int)
 	walk = func(text []byte, chain string, depth int) {
 		if depth == 0 {
@@ -34,7 +34,7 @@ func reveal(text []byte, depth int) []found {
 				}
 				c := scanner.JoinEncoding(chain, s.Encoding)
 				for _, m := range rules.FindAll(dec) {
-					out = append(out, found{string(dec[m.Start:m.End]), c})
+					out = append(out, revealed{string(dec[m.Start:m.End]), c})
 				}
 				walk(dec, c, depth-1)
 			})
@@ -127,10 +127,10 @@ func TestEscapeFamilies(t *testing.T) {
 	}
 }
 
-func redact(fs []found) []found {
-	out := make([]found, len(fs))
+func redact(fs []revealed) []revealed {
+	out := make([]revealed, len(fs))
 	for i, f := range fs {
-		out[i] = found{rules.Redact(f.key), f.chain}
+		out[i] = revealed{rules.Redact(f.key), f.chain}
 	}
 	return out
 }

@@ -1,158 +1,215 @@
 package decode
 
 import (
-	"bytes"
-
-	"github.com/xaiscan/xaiscan/rules"
+	"github.com/xaiscan/xaiscan/scanner"
 )
 
-// UTF16 finds keys written in UTF-16, little or big endian, with or without
-// a byte order mark, at any byte offset (so UTF-16 strings embedded in
-// binary files are found too).
+// UTF16Text is the span decoder for ASCII text written in UTF-16, little
+// or big endian, with or without a byte order mark, at any byte offset
+// (Encoding "utf-16le" or "utf-16be"): a PowerShell profile or .reg
+// export, a string in a Windows binary's resources, the UTF-16LE text of
+// a PowerShell -EncodedCommand once base64 is decoded.
 //
-// "xai-" is x\0a\0i\0-\0 in little endian and \0x\0a\0i\0- in big endian;
-// both contain the 7-byte literal x\0a\0i\0-, so one search serves both and
-// the byte after or before it tells them apart. The code units that follow
-// are decoded to ASCII (any other code unit becomes a non-word byte, which
-// is a valid key boundary, as it is for plain text) and validated by the
-// rules.
+// A run is a stretch of bytes alternately NUL and ASCII text (printable,
+// tab, CR or LF): each code unit is one of each. Which of the two is NUL
+// is fixed by the run's own bytes, not by where the run or the window
+// starts; the byte order then follows from how the run begins and ends
+// (see utf16Reading). Each code unit decodes to exactly one byte, so a
+// decoded offset maps back linearly (parent = start + 2*child) and the
+// decoded text keeps the lines of the original.
 //
-// Allow markers are honoured when they are written in UTF-16 on the key's
-// line, as a UTF-16 file would carry them.
+// Note for the engine (issue 11): because of that linear mapping, a
+// finding in a UTF-16 span can be located on its own line and column
+// rather than at the span's start; a Span field saying "this decoding
+// keeps lines" would let the engine do so. Runs stop at any other code
+// unit (a letter outside ASCII), so a line holding one is split into runs
+// there.
 //
 // The zero value is ready to use and safe for concurrent use.
-type UTF16 struct{}
-
-var utf16Lit = []byte("x\x00a\x00i\x00-")
+type UTF16Text struct{ scanner.NoContainer }
 
 const (
-	// minUTF16Key is the byte length of the shortest key in UTF-16.
-	minUTF16Key = 2 * (len(rules.Prefix) + rules.BodyLen)
-	// nulStride samples 2 bytes every nulStride: an encoded key has a NUL in
-	// every other byte over minUTF16Key (168) >= nulStride+1 bytes, so it
-	// always holds a whole sample with a NUL in it.
+	// minUTF16Units is the fewest code units that hold a key.
+	minUTF16Units = minKeyBytes
+	// nulStride samples 2 bytes every nulStride: a run of minUTF16Units
+	// units (168 bytes >= nulStride+2) always holds a whole sample, one of
+	// whose bytes is NUL.
 	nulStride = 128
-	// allowContext is how many code units either side of a key are decoded
-	// to look for an allow marker on its line (the engine keeps 1024 bytes
-	// of context before each chunk: 512 code units).
-	allowContext = 512
-	// nonASCII stands in for a code unit outside ASCII: not a letter, digit
-	// or '_', so, like a UTF-8 byte in plain text, it is a key boundary.
-	nonASCII = 0x80
 )
 
-// Detect implements scanner.Detector.
-func (UTF16) Detect(w []byte, fn func(Hit)) {
-	if len(w) < minUTF16Key || !hasSampledNUL(w) {
-		return
+// Span tags of UTF-16 runs. Windows start at even offsets of the item, so
+// a parity seen in one window holds in the next.
+const (
+	// tagNULOdd: the run's NULs are at odd offsets.
+	tagNULOdd = 1 << iota
+	// tagStartOdd: the run's first byte is at an odd offset.
+	tagStartOdd
+)
+
+// utf16Char marks the bytes that are ASCII text: the other byte of a code
+// unit in a run.
+var utf16Char = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = true
 	}
-	scanUTF16(w, fn)
+	t['\t'], t['\r'], t['\n'] = true, true, true
+	return t
+}()
+
+// fitsUTF16 reports whether byte c at offset j fits a run whose NULs are
+// at offsets of parity np: membership of a byte needs nothing but its
+// offset's parity, so a run resumed by Continue ends where the whole run
+// would.
+func fitsUTF16(c byte, j, np int) bool {
+	if j&1 == np {
+		return c == 0
+	}
+	return utf16Char[c]
 }
 
-// scanUTF16 looks for the UTF-16 literal in all of w.
-func scanUTF16(w []byte, fn func(Hit)) {
-	for i := 0; ; {
-		j := bytes.Index(w[i:], utf16Lit)
-		if j < 0 {
-			return
-		}
-		p := i + j
-		le := p+len(utf16Lit) < len(w) && w[p+len(utf16Lit)] == 0
-		be := p > 0 && w[p-1] == 0
-		if le && be {
-			// Inside ASCII-only UTF-16 text both readings decode the same
-			// characters, one byte apart. Code units sit at even offsets in
-			// a UTF-16 file (the engine's chunks start at even offsets), so
-			// the parity of the literal decides.
-			le = p%2 == 0
-			be = !le
-		}
-		switch {
-		case le:
-			verifyUTF16(w, p, false, fn)
-		case be:
-			verifyUTF16(w, p-1, true, fn)
-		}
-		i = p + 1
-	}
-}
-
-// hasSampledNUL reports whether a 2-byte sample every nulStride bytes meets
-// a NUL: the gate that keeps UTF-16 decoding off ordinary text at the cost of
-// touching one cache line in two.
-func hasSampledNUL(w []byte) bool {
+// Spans implements scanner.Decoder. It yields every run of at least
+// minUTF16Units code units, and a shorter run that reaches the end of the
+// window (it may go on; DecodeSpan drops it if it stays short). Ordinary
+// text fails the sampled gate (a NUL in a 2-byte sample every nulStride
+// bytes) at the cost of touching one cache line in two; it does not
+// allocate.
+func (UTF16Text) Spans(w []byte, yield func(scanner.Span)) {
+	last := 0 // the end of the last run handed on
 	for i := 0; i+1 < len(w); i += nulStride {
-		if w[i] == 0 || w[i+1] == 0 {
-			return true
+		if w[i] != 0 && w[i+1] != 0 {
+			continue // almost every sample of text
+		}
+		for p := i; p < i+2; p++ {
+			if p < last || w[p] != 0 {
+				continue
+			}
+			a, b := regionUTF16(w, p, last)
+			if b-a >= 2*minUTF16Units || b == len(w) {
+				yield(spanUTF16(w, a, b, p&1))
+				// A run after this one starts at b or later; the first
+				// sample at or after b is the first it may fully cover.
+				last = b
+				i = (b+nulStride-1)/nulStride*nulStride - nulStride
+				break
+			}
 		}
 	}
-	return false
-}
-
-// unitAt decodes the code unit at w[i:i+2] to a byte: itself if ASCII,
-// nonASCII otherwise.
-func unitAt(w []byte, i int, be bool) byte {
-	hi, lo := w[i+1], w[i]
-	if be {
-		hi, lo = w[i], w[i+1]
-	}
-	if hi != 0 || lo >= 0x80 {
-		return nonASCII
-	}
-	return lo
-}
-
-// verifyUTF16 checks for a key whose first code unit starts at w[start].
-func verifyUTF16(w []byte, start int, be bool, fn func(Hit)) {
-	// One code unit of context before (the left boundary), the longest key
-	// and one after (the right boundary).
-	var dec [1 + rules.MaxKeyLen + 1]byte
-	n, kpos := 0, 0
-	if start >= 2 {
-		dec[0] = unitAt(w, start-2, be)
-		n, kpos = 1, 1
-	}
-	for i := start; i+1 < len(w) && n < len(dec); i += 2 {
-		dec[n] = unitAt(w, i, be)
-		n++
-	}
-	m, ok := rules.MatchAt(dec[:n], kpos)
-	if !ok {
+	// A run that reaches the end of the window may be too short for the
+	// gate to have seen it, yet go on in the next window.
+	n := len(w)
+	if n == 0 || last == n {
 		return
 	}
-	keyLen := m.End - m.Start
-	end := start + 2*keyLen
+	p := n - 1 // the NUL of the run holding the last byte
+	if w[p] != 0 && n >= 2 && utf16Char[w[p]] {
+		p = n - 2
+	}
+	if p < last || w[p] != 0 {
+		return
+	}
+	if a, b := regionUTF16(w, p, last); b == n {
+		yield(spanUTF16(w, a, b, p&1))
+	}
+}
+
+// regionUTF16 returns the run around the NUL at w[p]: the bytes that fit
+// its NUL parity on either side, not reaching back before last.
+func regionUTF16(w []byte, p, last int) (a, b int) {
+	np := p & 1
+	a, b = p, p+1
+	for a > last && fitsUTF16(w[a-1], a-1, np) {
+		a--
+	}
+	for b < len(w) && fitsUTF16(w[b], b, np) {
+		b++
+	}
+	return a, b
+}
+
+// spanUTF16 labels the run w[a:b] with its byte order.
+func spanUTF16(w []byte, a, b, np int) scanner.Span {
+	tag := 0
+	if np == 1 {
+		tag |= tagNULOdd
+	}
+	if a&1 == 1 {
+		tag |= tagStartOdd
+	}
+	skip := utf16Reading(w, a, b, np)
+	be := w[a] == 0 // the first byte of a unit is NUL: big endian
+	if skip {
+		be = !be
+	}
 	enc := EncodingUTF16LE
 	if be {
 		enc = EncodingUTF16BE
 	}
-	fn(Hit{
-		Rule:     m.Rule,
-		Start:    start,
-		End:      end,
-		Key:      bytes.Clone(dec[m.Start:m.End]),
-		Entropy:  m.Entropy,
-		Encoding: enc,
-		Allowed:  allowedUTF16(w, start, end, be),
-	})
+	return scanner.Span{Start: a, End: b, Encoding: enc, Tag: tag, KeepsLines: true}
 }
 
-// allowedUTF16 decodes the key's line (within allowContext code units each
-// side) to ASCII and asks the rules whether it carries an allow marker. It
-// runs only for keys, so its allocation does not matter.
-func allowedUTF16(w []byte, start, end int, be bool) bool {
-	lo := start
-	for k := 0; k < allowContext && lo >= 2; k++ {
-		lo -= 2
+// utf16Reading decides where the code units of the run w[a:b] start: at
+// its first byte, or (skip) at its second, which swaps the byte order.
+//
+// A run of even length reads one way only: it begins with one half of a
+// unit and ends with the other (x\0a\0 is little endian, \0x\0a big
+// endian), and that holds at any offset, so a string at an odd offset in
+// a binary is labelled by its bytes, not by the parity of the offset. A
+// run of odd length reads both ways with as many units (\0x\0a\0 is big
+// endian with a NUL left over, or little endian after a NUL), as happens
+// next to a letter outside ASCII (é is E9 00 in little endian, and ends
+// a run on its NUL). Then the reading whose units start at an even
+// offset wins: a UTF-16 file's units do, and windows start at even
+// offsets.
+//
+// A run still open at the end of the window (b == len(w)) has no known
+// length yet. If it starts at an odd offset, the bytes before it decide:
+// when the run would go on but for the one byte just before it, that byte
+// and the run's first one are a unit outside ASCII at an even offset (the
+// é above), so the even reading wins, as its whole length will later
+// say; otherwise (a string in a binary) the run's first byte decides.
+// DecodeSpan, which sees the whole run, decides by its length (decodeSkip),
+// so only a rare run is labelled otherwise than it is decoded.
+func utf16Reading(w []byte, a, b, np int) (skip bool) {
+	if a&1 == 0 {
+		return false
 	}
-	hi := end
-	for k := 0; k < allowContext && hi+2 <= len(w); k++ {
-		hi += 2
+	if b < len(w) {
+		return (b-a)%2 == 1
 	}
-	line := make([]byte, 0, (hi-lo)/2)
-	for i := lo; i+1 < hi; i += 2 {
-		line = append(line, unitAt(w, i, be))
+	return a >= 3 && fitsUTF16(w[a-2], a-2, np) && fitsUTF16(w[a-3], a-3, np)
+}
+
+// decodeSkip is utf16Reading for a whole run of n bytes.
+func decodeSkip(n int, startOdd bool) bool { return startOdd && n%2 == 1 }
+
+// Continue implements scanner.Decoder: the run goes on while the bytes fit
+// its NUL parity. A run that starts on the last byte of a window (a
+// character whose NUL is in the next one) is not yielded by that window;
+// the engine's windows overlap, so the next window sees it from its start.
+func (UTF16Text) Continue(w []byte, from int, s scanner.Span) int {
+	np := s.Tag & tagNULOdd
+	for from < len(w) && fitsUTF16(w[from], from, np) {
+		from++
 	}
-	ks := (start - lo) / 2
-	return rules.Allowed(line, ks, ks+(end-start)/2)
+	return from
+}
+
+// DecodeSpan implements scanner.Decoder: one byte, the ASCII character,
+// per code unit; a byte left over at either end is dropped. A run of
+// fewer units than a key decodes to nothing.
+func (UTF16Text) DecodeSpan(dst, text []byte, s scanner.Span) ([]byte, error) {
+	if decodeSkip(len(text), s.Tag&tagStartOdd != 0) {
+		text = text[1:]
+	}
+	if len(text)/2 < minUTF16Units {
+		return dst, nil
+	}
+	off := 1 // big endian: the character is a unit's second byte
+	if text[0] != 0 {
+		off = 0
+	}
+	for k := 0; k+1 < len(text); k += 2 {
+		dst = append(dst, text[k+off])
+	}
+	return dst, nil
 }
