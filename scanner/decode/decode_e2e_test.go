@@ -1,4 +1,3 @@
-
 // End-to-end tests of the span decoders through the recursive engine of
 // issue 11. They assume scanner.Options.Decoders (the lead's engine);
 // the lead removes the build tag once it is merged.
