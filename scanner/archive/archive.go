@@ -220,6 +220,7 @@ type expansion struct {
 	depth    int // depth of the members
 	s        *session
 	m        scanner.Members
+	names    map[string]bool // member paths whose names were scanned (names.go)
 }
 
 func (x *expansion) run(r io.Reader) error {
@@ -269,6 +270,9 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 	path := x.outer() + "!" + clean
 	if odd {
 		x.m.Skip(scanner.ExcludedAt(path, fmt.Sprintf("member name %q rewritten to %q", name, clean)))
+	}
+	if err := x.scanNames(clean); err != nil {
+		return err
 	}
 	child := scanner.Item{
 		Path:   path,
