@@ -52,3 +52,12 @@ func (x *expansion) scanNames(clean string) error {
 	}
 	return nil
 }
+
+// nameOnly scans the names in the path of an entry that is no member (a
+// directory, a link, a tar entry without data, such as an empty file): it
+// is in the archive's listing all the same. Scanning a name fails only
+// when the scan is cancelled, which the caller's loop checks next.
+func (x *expansion) nameOnly(name string) {
+	clean, _ := sanitizeName(name)
+	_ = x.scanNames(clean)
+}

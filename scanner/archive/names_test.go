@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/zip"
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -98,5 +99,35 @@ func TestKeyInMemberNameOfGitBlob(t *testing.T) {
 	f := res.Findings[0]
 	if f.Path != obj+"!conf/"+key+".env" || f.Part != "name" || f.Object != obj || f.Commit != "c0ffee" || f.Source != scanner.SourceGit {
 		t.Errorf("%+v", f)
+	}
+}
+
+// Entries that are no members — an empty file in a tar, an empty
+// directory, a symlink — are in the archive's listing: their names are
+// scanned too.
+func TestKeyInNamesOfEntriesWithoutData(t *testing.T) {
+	k1, k2 := rulestest.APIKey(), rulestest.APIKey()
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	if _, err := zw.Create("empty-" + k2 + "/"); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		outer string
+		data  []byte
+		want  []string
+	}{
+		{"e.tar", makeTar(t, file{"empty-" + k1 + ".txt", nil}, file{"empty-" + k2 + "/", nil}),
+			[]string{"name:e.tar!empty-" + k1 + ".txt@13", "name:e.tar!empty-" + k2 + "@13"}},
+		{"e.zip", zb.Bytes(), []string{"name:e.zip!empty-" + k2 + "@13"}},
+	} {
+		got := findingsAt(scan(t, Options{}, dataItem(tc.outer, tc.data)))
+		sort.Strings(tc.want)
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%s:\n got %q\nwant %q", tc.outer, got, tc.want)
+		}
 	}
 }
