@@ -514,13 +514,13 @@ func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", " 
 // is what was staged).
 func dropShadowed(fs []scanner.Finding) []scanner.Finding {
 	type spot struct {
-		fp, path     string
-		line, column int
+		fp, path, part string
+		line, column   int
 	}
 	atHead := map[spot]bool{}
 	for _, f := range fs {
 		if f.Source == scanner.SourceGit && f.AtHead != nil && *f.AtHead || f.Source == scanner.SourceStaged {
-			atHead[spot{f.Fingerprint, f.Path, f.Line, f.Column}] = true
+			atHead[spot{f.Fingerprint, f.Path, f.Part, f.Line, f.Column}] = true
 		}
 	}
 	if len(atHead) == 0 {
@@ -528,7 +528,7 @@ func dropShadowed(fs []scanner.Finding) []scanner.Finding {
 	}
 	kept := fs[:0:0]
 	for _, f := range fs {
-		if f.Source == scanner.SourceFile && atHead[spot{f.Fingerprint, f.Path, f.Line, f.Column}] {
+		if f.Source == scanner.SourceFile && atHead[spot{f.Fingerprint, f.Path, f.Part, f.Line, f.Column}] {
 			continue
 		}
 		kept = append(kept, f)

@@ -224,7 +224,8 @@ type expansion struct {
 	m        scanner.Members
 	// enc is the format that yields the members, for their encoding
 	// chain: "zip", "gzip", "gzip/tar".
-	enc string
+	enc   string
+	names map[string]bool // member paths whose names were scanned (names.go)
 }
 
 func (x *expansion) run(r io.Reader) error {
@@ -276,6 +277,9 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 	path := x.outer() + "!" + clean
 	if odd {
 		x.m.Skip(scanner.ExcludedAt(path, fmt.Sprintf("member name %q rewritten to %q", name, clean)))
+	}
+	if err := x.scanNames(clean); err != nil {
+		return err
 	}
 	child := scanner.Item{
 		Path:   path,

@@ -183,10 +183,10 @@ func TestRealFile(t *testing.T) {
 		t.Fatalf("%d findings, %d files", len(res.Findings), res.Coverage.Files)
 	}
 	f0, f1 := res.Findings[0], res.Findings[1]
-	if f0.Path != "bundle.zip!k8s/secret.yaml" || f0.Key != k1 || f0.Encoding != "base64" || f0.Line != 2 {
+	if f0.Path != "bundle.zip!k8s/secret.yaml" || f0.Key != k1 || f0.Encoding != "zip/base64" || f0.Line != 2 {
 		t.Errorf("base64: %s line %d %s", f0.Path, f0.Line, f0.Encoding)
 	}
-	if f1.Path != "bundle.zip!profile.ps1" || f1.Key != k2 || f1.Encoding != "utf-16le" || f1.Line != 1 {
+	if f1.Path != "bundle.zip!profile.ps1" || f1.Key != k2 || f1.Encoding != "zip/utf-16le" || f1.Line != 1 {
 		t.Errorf("utf-16: %s line %d %s", f1.Path, f1.Line, f1.Encoding)
 	}
 }

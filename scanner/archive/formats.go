@@ -242,6 +242,7 @@ func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
 		}
 		mode := f.Mode()
 		if mode.IsDir() || strings.HasSuffix(f.Name, "/") || mode&os.ModeSymlink != 0 {
+			x.nameOnly(f.Name)
 			continue
 		}
 		if skip := x.undecodable(f.Name, f.Flags, f.Method); skip {

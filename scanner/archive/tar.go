@@ -13,6 +13,7 @@ import (
 // after the partial member was scanned.
 func (x *expansion) tar(r io.Reader) error {
 	t := newTarReader(r)
+	t.empty = x.nameOnly
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err

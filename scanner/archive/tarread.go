@@ -27,6 +27,9 @@ type tarReader struct {
 	// trailing is set when non-zero bytes that are no header follow the
 	// end-of-archive marker; blk holds their first block.
 	trailing bool
+	// empty, if set, is told the name of each entry without data (its
+	// name is scanned all the same: names.go).
+	empty func(name string)
 }
 
 const (
@@ -232,6 +235,9 @@ func (t *tarReader) entry(h tarHeader, m *meta) (*tarEntry, error) {
 		return nil, err
 	}
 	if d.left == 0 {
+		if t.empty != nil {
+			t.empty(name)
+		}
 		return nil, nil // nothing stored (an all-hole sparse file has no data)
 	}
 	return &tarEntry{name: name, data: d}, nil

@@ -10,6 +10,12 @@
 // left to the history scan. Excluded paths (globs, a size limit) are never
 // opened, and are listed as exclusions. Holes of sparse files are skipped
 // where the system can find them (SEEK_DATA/SEEK_HOLE), not read as zeros.
+//
+// Every name the walk meets is scanned too (package names): a key in a
+// file or directory name is a finding at that path with part "name", also
+// for entries whose content is not read (a symlink not followed, a FIFO, a
+// file over the size limit). Paths the user excluded by pattern, and what
+// the audit's Filter leaves out, are not looked at at all.
 package files
 
 import (
@@ -24,6 +30,7 @@ import (
 
 	"github.com/xaiscan/xaiscan/scanner"
 	"github.com/xaiscan/xaiscan/scanner/known"
+	"github.com/xaiscan/xaiscan/scanner/names"
 )
 
 // Options configure a directory source.
@@ -133,6 +140,9 @@ func (s *Source) root(ctx context.Context, feed scanner.Feed, root string) error
 			feed.Skip(scanner.ExcludedAt(display, why))
 			return nil
 		}
+		if err := s.sendName(ctx, feed, display); err != nil {
+			return err
+		}
 		// Named explicitly: read it whatever it is, so `xaiscan dir
 		// <(cmd)` and named pipes work as they do with cat.
 		return s.send(ctx, feed, root, display, info.Size())
@@ -204,12 +214,12 @@ func (w *walker) entry(ctx context.Context, e fs.DirEntry, abs, rel string) erro
 	if mode&fs.ModeSymlink != 0 {
 		if !w.s.opts.FollowSymlinks {
 			w.feed.Skip(scanner.ExcludedAt(display, "symlink not followed (use --follow-symlinks)"))
-			return nil
+			return w.s.sendName(ctx, w.feed, display)
 		}
 		target, err := os.Stat(abs)
 		if err != nil {
 			w.feed.Skip(scanner.ExcludedAt(display, "broken symlink: "+reason(err)))
-			return nil
+			return w.s.sendName(ctx, w.feed, display)
 		}
 		info, mode = target, target.Mode().Type()
 	}
@@ -219,6 +229,13 @@ func (w *walker) entry(ctx context.Context, e fs.DirEntry, abs, rel string) erro
 	if why := w.s.excluded(display, mode.IsDir()); why != "" {
 		w.feed.Skip(scanner.ExcludedAt(display, why))
 		return nil
+	}
+	// The name is read whatever the entry turns out to be (a file over
+	// the size limit, a FIFO, a directory not entered): it is in the
+	// listing, and reading it costs nothing. Only what the user left out
+	// by path, or the audit's filter, is not looked at at all.
+	if err := w.s.sendName(ctx, w.feed, display); err != nil {
+		return err
 	}
 	switch {
 	case mode.IsDir():
@@ -297,6 +314,16 @@ func (s *Source) send(ctx context.Context, feed scanner.Feed, abs, display strin
 		Counts: scanner.CountFile,
 		Open:   func() (io.ReadCloser, error) { return openFile(abs) },
 	})
+}
+
+// sendName sends the last element of display to be scanned for a key in
+// the name, when it may hold one.
+func (s *Source) sendName(ctx context.Context, feed scanner.Feed, display string) error {
+	it, ok := names.Item(display, names.Base(display), s.opts.Source, "", scanner.Finding{})
+	if !ok {
+		return nil
+	}
+	return feed.Send(ctx, it)
 }
 
 func kindOf(mode fs.FileMode) string {

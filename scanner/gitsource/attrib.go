@@ -75,6 +75,11 @@ func (s *Source) attribute(ctx context.Context, raw []scanner.Finding) ([]scanne
 	reach := s.reachable()
 	r := s.splitRaw(raw)
 	out := append(r.other, s.attributeObjects(r.objects, reach)...)
+	named, err := s.attributeNames(ctx, r.trees, reach)
+	out = append(out, named...)
+	if err != nil {
+		return out, err
+	}
 	if len(r.blobs) > 0 {
 		blobs, err := s.attributeBlobs(ctx, r.blobs, reach)
 		out = append(out, blobs...)

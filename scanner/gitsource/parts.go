@@ -6,6 +6,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/names"
 )
 
 // Parts of a git object a key can sit in (Finding.Part). A blob's content
@@ -23,18 +24,24 @@ type rawFindings struct {
 	objects []scanner.Finding
 	other   []scanner.Finding // not from an object of this store (no Object)
 	blobs   map[plumbing.Hash]map[string][]scanner.Finding
+	// trees holds the keys found in the entry names of each tree.
+	trees map[plumbing.Hash][]scanner.Finding
 }
 
 // splitRaw sorts raw findings by holder. Every occurrence of a key in a
 // blob is kept: a file that holds the same key twice is reported twice,
 // like the working tree's copy of it.
 func (s *Source) splitRaw(raw []scanner.Finding) rawFindings {
-	r := rawFindings{blobs: map[plumbing.Hash]map[string][]scanner.Finding{}}
+	r := rawFindings{blobs: map[plumbing.Hash]map[string][]scanner.Finding{}, trees: map[plumbing.Hash][]scanner.Finding{}}
 	for _, f := range raw {
 		h, ok := parseHex(f.Object)
 		switch {
 		case !ok:
 			r.other = append(r.other, f)
+		case f.Path == "" && s.nameTrees[h]:
+			r.trees[h] = append(r.trees[h], f)
+		case f.Part == names.Part:
+			r.other = append(r.other, s.refNameFinding(f))
 		case f.Path == "" && (s.commits[h] != nil || s.tags[h] != nil):
 			r.objects = append(r.objects, f)
 		default:

@@ -112,6 +112,9 @@ type Source struct {
 
 	// found maps each blob that holds a key to its keys (set by Finish).
 	found map[plumbing.Hash]map[string]bool
+	// nameTrees are the trees scanned for keys in their entry names
+	// (names.go); guarded by mu.
+	nameTrees map[plumbing.Hash]bool
 }
 
 type containsKey struct {
@@ -273,6 +276,9 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 	}
 	s.checkTips()
 	s.checkShallow()
+	if err := s.sendRefNames(ctx, feed); err != nil {
+		return err
+	}
 	return s.fullItems(ctx, feed)
 }
 
@@ -412,8 +418,9 @@ func (s *Source) checkTree(h plumbing.Hash, data []byte) error {
 var emptyReader = io.NopCloser(bytes.NewReader(nil))
 
 // finishObject turns a resolved object into what the engine scans: a
-// blob's content, a commit's or tag's message, nothing for a tree (which is
-// only checked).
+// blob's content, a commit's or tag's message; a tree is checked, and
+// only the rare one with an entry name that may hold a key is scanned, as
+// its list of such names (names.go).
 func (s *Source) finishObject(h plumbing.Hash, typ int8, data []byte) (io.ReadCloser, error) {
 	switch typ {
 	case typBlob:
@@ -421,6 +428,10 @@ func (s *Source) finishObject(h plumbing.Hash, typ int8, data []byte) (io.ReadCl
 	case typTree:
 		if err := s.checkTree(h, data); err != nil {
 			return nil, err
+		}
+		if ns := treeNames(data); ns != nil {
+			s.markNameTree(h)
+			return nopReader(ns), nil
 		}
 		return emptyReader, nil
 	case typCommit:

@@ -254,6 +254,10 @@ func (t *textWriter) location(f shownFinding) string {
 	if f.Encoding != "" {
 		fmt.Fprintf(&b, " [%s]", f.Encoding)
 	}
+	if f.Part == "name" {
+		// The key is in the path shown, not in the content.
+		b.WriteString("  (in the name)")
+	}
 	if f.Source == scanner.SourceStaged && f.Commit == "" {
 		b.WriteString("  (staged)")
 	}

@@ -184,6 +184,9 @@ func (s *Source) namedItems(ctx context.Context, idx *gitIndex, feed scanner.Fee
 	if todo, err = s.sparseEntries(ctx, sparse, ps, todo, feed); err != nil {
 		return err
 	}
+	if err := s.sendNames(ctx, todo, true, feed); err != nil {
+		return err
+	}
 	feed.Expect(int64(len(todo)))
 	if err := s.sendBlobs(ctx, todo, feed); err != nil {
 		return err

@@ -87,6 +87,7 @@ type Source struct {
 	deleted []treeEntry              // HEAD files and directories the index no longer has
 	known   []*object.Tree           // other trees whose keys count as committed (MERGE_HEAD...)
 	todo    []entry                  // changed stage-0 entries, in index order
+	added   []entry                  // stage-0 entries at paths HEAD does not have (names.go)
 
 	noCacheTree bool // benchmarks: measure the walk without the cache tree
 }
@@ -198,6 +199,9 @@ func (s *Source) Items(ctx context.Context, feed scanner.Feed) error {
 		}
 	}
 	skipUnmerged(unmerged, feed)
+	if err := s.sendNames(ctx, s.added, false, feed); err != nil {
+		return err
+	}
 	feed.Expect(int64(len(s.todo)))
 	return s.sendBlobs(ctx, s.todo, feed)
 }
@@ -310,6 +314,11 @@ func (s *Source) compare(ctx context.Context, dir string, tree *object.Tree, ent
 // new: the same blob as HEAD (old, when inHead), nothing staged yet ("git
 // add -N"), a sparse-index directory, or a submodule.
 func (s *Source) consider(e entry, old plumbing.Hash, inHead bool, feed scanner.Feed) {
+	if !inHead && !e.intentToAdd && e.mode != filemode.Dir {
+		// A new path's name is committed whatever its content (an empty
+		// file, a submodule).
+		s.added = append(s.added, e)
+	}
 	switch {
 	case inHead && e.hash == old:
 	case e.intentToAdd, e.mode == filemode.Dir, e.hash == emptyBlob:
