@@ -49,6 +49,9 @@ const (
 	DefaultMaxMembers = 100_000
 	DefaultMaxMemZip  = 64 << 20
 	DefaultMaxSpool   = 4 << 30
+	// DefaultMaxDictionary covers xz -9 and zstd -19 (64 and 8 MiB);
+	// larger windows are hand-chosen, and cost that much per worker.
+	DefaultMaxDictionary = 64 << 20
 )
 
 // Options bound what an Expander will do. Zero fields take the defaults.
@@ -70,6 +73,11 @@ type Options struct {
 	MaxMemZip int64
 	MaxSpool  int64
 	TempDir   string
+	// MaxDictionary caps the memory an xz dictionary or a zstd window
+	// may take, per stream being decoded: the header's claim is cut to it
+	// before anything is allocated, and a stream that does need more is
+	// decoded up to there and reported as an error.
+	MaxDictionary int
 }
 
 func (o *Options) fill() {
@@ -85,6 +93,9 @@ func (o *Options) fill() {
 	}
 	if o.MaxSpool <= 0 {
 		o.MaxSpool = DefaultMaxSpool
+	}
+	if o.MaxDictionary <= 0 {
+		o.MaxDictionary = DefaultMaxDictionary
 	}
 }
 
@@ -115,10 +126,13 @@ const (
 	kindZip
 	kindTar
 	kindBzip2
+	kindXz
+	kindZstd
+	kindZlib
 )
 
 func (k kind) String() string {
-	return [...]string{"", "gzip", "zip", "tar", "bzip2"}[k]
+	return [...]string{"", "gzip", "zip", "tar", "bzip2", "xz", "zstd", "zlib"}[k]
 }
 
 // sniff recognises a container from its first bytes.
@@ -133,6 +147,12 @@ func sniff(head []byte) kind {
 		return kindTar
 	case isBzip2(head):
 		return kindBzip2
+	case isXz(head):
+		return kindXz
+	case isZstd(head):
+		return kindZstd
+	case isZlib(head):
+		return kindZlib
 	}
 	return kindNone
 }
@@ -220,6 +240,9 @@ type expansion struct {
 	depth    int // depth of the members
 	s        *session
 	m        scanner.Members
+	// enc is the Encoding of the members: the format that yields them
+	// ("zip", "xz/tar").
+	enc string
 }
 
 func (x *expansion) run(r io.Reader) error {
@@ -249,6 +272,12 @@ func (x *expansion) stream(k kind, br *bufio.Reader) error {
 		return x.tar(br)
 	case kindBzip2:
 		return x.bzip2(br)
+	case kindXz:
+		return x.xz(br)
+	case kindZstd:
+		return x.zstd(br)
+	case kindZlib:
+		return x.zlib(br)
 	}
 	// Wants saw a container; the content changed since.
 	return errors.New("not a recognised archive (content changed while it was read?)")
@@ -282,7 +311,8 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 		// the coverage the user compares with their file count.
 		Counts: scanner.CountNone,
 		// A member streams out of its archive: it cannot be re-read.
-		Once: true,
+		Once:     true,
+		Encoding: x.enc,
 	}
 	used := false
 	child.Open = func() (io.ReadCloser, error) {

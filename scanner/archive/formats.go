@@ -29,12 +29,14 @@ func (x *expansion) gzip(br *bufio.Reader) error {
 	defer zr.Close()
 	zr.Multistream(false)
 	gs := &gzipStreams{zr: zr, br: br}
+	x.enc = "gzip"
 	return x.decompressed("gzip stream", gs, zr.Name, ".tgz", ".gz", func() error { return gs.tail })
 }
 
 // bzip2 expands a bzip2 stream as gzip does (".tar.bz2", ".tbz2", ".bz2").
 // Go's bzip2 reader reads concatenated streams itself.
 func (x *expansion) bzip2(br *bufio.Reader) error {
+	x.enc = "bzip2"
 	return x.decompressed("bzip2 stream", bzip2.NewReader(br), "", ".tbz2", ".bz2", func() error { return nil })
 }
 
@@ -198,6 +200,7 @@ func (x *expansion) zip(r io.Reader) error {
 // zipAt expands a zip with random access to its bytes, by its central
 // directory; without a usable one, from its local headers.
 func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
+	x.enc = "zip"
 	zr, err := zip.NewReader(ra, size)
 	if zr != nil {
 		zr.RegisterDecompressor(zipBzip2, newBzip2Reader)
