@@ -258,7 +258,7 @@ func TestZstdWindowBomb(t *testing.T) {
 		if len(res.Coverage.Skipped) != 1 || !res.Coverage.Partial() {
 			t.Fatalf("skipped %+v", res.Coverage.Skipped)
 		}
-		if s := res.Coverage.Skipped[0]; s.Path != "w.zst!w" || !strings.Contains(s.Reason, "window larger than the cap of 1 MiB") {
+		if s := res.Coverage.Skipped[0]; s.Path != "w.zst" || !strings.Contains(s.Reason, "window of 8 MiB, over the cap of 1 MiB") {
 			t.Errorf("skipped %+v", s)
 		}
 	}
@@ -268,6 +268,24 @@ func TestZstdWindowBomb(t *testing.T) {
 	}
 	res := scan(t, Options{}, dataItem("w.zst", big))
 	foundAt(t, res, key, "w.zst!w:1")
+
+	// The same frame, its header declaring a 1.5 GiB window: the default
+	// cap refuses it before the decoder allocates anything.
+	bomb := append([]byte(nil), big...)
+	if bomb[4]&0x20 != 0 {
+		t.Fatal("single-segment frame")
+	}
+	bomb[5] = 20<<3 | 4 // (1 GiB) + 4 * (1 GiB / 8)
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res = scan(t, Options{}, streamItem("bomb.zst", bomb))
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+		t.Fatalf("allocated %d MiB", got>>20)
+	}
+	if len(res.Coverage.Skipped) != 1 || !strings.Contains(res.Coverage.Skipped[0].Reason, "window of 1536 MiB, over the cap of 64 MiB") {
+		t.Fatalf("skipped %+v", res.Coverage.Skipped)
+	}
 }
 
 // Files that merely start like zlib ("x^2", "x\x9c" then text) are not

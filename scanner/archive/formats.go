@@ -56,7 +56,10 @@ func (x *expansion) decompressed(format string, zr io.Reader, origName, tarExt, 
 	}
 	name := path.Base(strings.ReplaceAll(origName, "\\", "/"))
 	if origName == "" || name == "." || name == "/" {
-		name = path.Base(x.outer())
+		// (The outer name's last level: a member's path holds its
+		// container's, "a.zip!x.gz".)
+		outer := x.outer()
+		name = path.Base(outer[strings.LastIndexByte(outer, '!')+1:])
 		switch lower := strings.ToLower(name); {
 		case strings.HasSuffix(lower, tarExt):
 			name = name[:len(name)-len(tarExt)] + ".tar"

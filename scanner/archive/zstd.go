@@ -28,20 +28,39 @@ func isZstd(head []byte) bool {
 // one decoder goroutine-free (concurrency 1: blocks are decoded on the
 // caller's worker, none in flight), low-memory buffers, and a window of at
 // most Options.MaxDictionary, checked against the frame header before the
-// window is allocated. A frame that needs a larger window is not decoded,
-// and reported as an error naming the cap.
+// window is allocated. A file whose first frame needs a larger window is
+// not decoded, and reported as an error naming the cap. (The library's
+// own window error also stands for blocks that overrun their window, so
+// past the first frame header it is taken for damage.)
 func (x *expansion) zstd(br *bufio.Reader) error {
 	x.enc = "zstd"
-	src := &countReader{r: br}
 	limit := uint64(max(x.e.opts.MaxDictionary, 1<<10))
+	if w := zstdWindow(br); w > limit {
+		return capError{fmt.Sprintf("zstd frame needs a window of %s, over the cap of %s: not decoded", scanner.SizeString(int64(w)), scanner.SizeString(int64(limit)))}
+	}
+	src := &countReader{r: br}
 	zr, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
 		zstd.WithDecoderMaxWindow(limit), zstd.WithDecoderMaxMemory(limit))
 	if err != nil {
 		return fmt.Errorf("zstd decoder: %w", err)
 	}
 	defer zr.Close()
-	zs := &zstdReader{zr: zr, src: src, limit: limit}
+	zs := &zstdReader{zr: zr, src: src}
 	return x.decompressed("zstd stream", zs, "", ".tzst", ".zst", func() error { return nil })
+}
+
+// zstdWindow returns the window the first frame in br declares (its
+// content size for a single-segment frame), or 0 if it cannot tell.
+func zstdWindow(br *bufio.Reader) uint64 {
+	head, _ := br.Peek(zstd.HeaderMaxSize)
+	var h zstd.Header
+	if h.Decode(head) != nil || h.Skippable {
+		return 0
+	}
+	if h.SingleSegment {
+		return h.FrameContentSize
+	}
+	return h.WindowSize
 }
 
 // zstdReader classifies the decoder's errors: the source's own read
@@ -49,9 +68,8 @@ func (x *expansion) zstd(br *bufio.Reader) error {
 // is damage. (The library's errors are plain values, some of them
 // wrapped strings, so damage is whatever the source did not cause.)
 type zstdReader struct {
-	zr    *zstd.Decoder
-	src   *countReader
-	limit uint64
+	zr  *zstd.Decoder
+	src *countReader
 }
 
 func (z *zstdReader) Read(p []byte) (int, error) {
@@ -61,8 +79,6 @@ func (z *zstdReader) Read(p []byte) (int, error) {
 		return n, err
 	case z.src.err != nil:
 		return n, z.src.err
-	case errors.Is(err, zstd.ErrWindowSizeExceeded), errors.Is(err, zstd.ErrDecoderSizeExceeded):
-		return n, capError{fmt.Sprintf("zstd frame needs a window larger than the cap of %s: not decoded past it", scanner.SizeString(int64(z.limit)))}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return n, formatError{"truncated zstd stream"}
 	}
