@@ -286,6 +286,23 @@ func TestZstdWindowBomb(t *testing.T) {
 	if len(res.Coverage.Skipped) != 0 {
 		t.Fatalf("default cap: skipped %+v", res.Coverage.Skipped)
 	}
+
+	// A single-segment frame (window = content size) claiming 1.5 GiB of
+	// content: decoded with the cap's window; its short content is damage.
+	small := zstdOf(t, append([]byte("K="+key+"\n"), make([]byte, 100_000)...), zstd.WithSingleSegment(true))
+	if small[4]&0x20 == 0 || small[4]>>6 != 2 || small[4]&3 != 0 {
+		t.Fatalf("frame header descriptor %#x", small[4])
+	}
+	binary.LittleEndian.PutUint32(small[5:], 3<<29)
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res = scan(t, Options{}, streamItem("claim.zst", small))
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 2*DefaultMaxDictionary {
+		t.Fatalf("allocated %d MiB", got>>20)
+	}
+	foundAt(t, res, key, "claim.zst!claim:1")
+	noted(t, res, "claim.zst", "corrupt zstd stream")
 }
 
 // Files that merely start like zlib ("x^2", "x\x9c" then text) are not

@@ -246,6 +246,11 @@ func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
 		if err != nil {
 			return err
 		}
+		if isOOXMLText(f.Name) {
+			if err := x.ooxmlText(f); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

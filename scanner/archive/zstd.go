@@ -55,32 +55,37 @@ func (x *expansion) zstd(br *bufio.Reader) error {
 	return x.decompressed("zstd stream", zs, "", ".tzst", ".zst", func() error { return nil })
 }
 
-// zstdCapWindow returns br, its first frame's window descriptor cut to
-// limit if it declares more, and the window declared (0 if it cannot
-// tell). A single-segment frame has no descriptor (its
-// window is its content size): over the cap, it is not decoded.
+// zstdCapWindow returns br, its first frame's window cut to limit if it
+// declares more, and the window declared (0 if it cannot tell). The
+// window descriptor is rewritten; a single-segment frame, whose window is
+// its content size, becomes a frame with a window descriptor (its content
+// size field keeps its width and meaning).
 func zstdCapWindow(br *bufio.Reader, limit uint64) (io.Reader, uint64, error) {
 	head, _ := br.Peek(zstd.HeaderMaxSize)
 	var h zstd.Header
 	if h.Decode(head) != nil || h.Skippable {
 		return br, 0, nil
 	}
+	declared := h.WindowSize
 	if h.SingleSegment {
-		if h.FrameContentSize > limit {
-			return nil, 0, capError{fmt.Sprintf("zstd frame of %s in one segment, over the window cap of %s: not decoded",
-				scanner.SizeString(int64(min(h.FrameContentSize, 1<<62))), scanner.SizeString(int64(limit)))}
-		}
-		return br, h.FrameContentSize, nil
+		declared = h.FrameContentSize
 	}
-	if h.WindowSize <= limit {
-		return br, h.WindowSize, nil
+	if declared <= limit {
+		return br, declared, nil
 	}
-	// The descriptor follows the magic and the frame header descriptor:
-	// exponent (window 1 KiB << e) in its high five bits, no mantissa.
+	// The window descriptor follows the magic and the frame header
+	// descriptor: exponent (window 1 KiB << e) in its high five bits.
+	wd := byte(bits.Len64(limit)-1-10) << 3
 	var hdr [6]byte
-	io.ReadFull(br, hdr[:])
-	hdr[5] = byte(bits.Len64(limit)-1-10) << 3
-	return io.MultiReader(bytes.NewReader(hdr[:]), br), h.WindowSize, nil
+	if h.SingleSegment {
+		io.ReadFull(br, hdr[:5])
+		hdr[4] &^= 0x20
+		hdr[5] = wd
+	} else {
+		io.ReadFull(br, hdr[:6])
+		hdr[5] = wd
+	}
+	return io.MultiReader(bytes.NewReader(hdr[:]), br), declared, nil
 }
 
 // zstdReader classifies the decoder's errors: the source's own read
