@@ -37,6 +37,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	kflate "github.com/klauspost/compress/flate"
+	kgzip "github.com/klauspost/compress/gzip"
+
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
@@ -395,6 +398,7 @@ func sanitizeName(name string) (clean string, odd bool) {
 func readError(format string, err error) error {
 	var fe formatError
 	var ce flate.CorruptInputError
+	var kce kflate.CorruptInputError
 	var se bzip2.StructuralError
 	switch {
 	case err == nil:
@@ -403,8 +407,8 @@ func readError(format string, err error) error {
 		return err
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return formatError{"truncated " + format}
-	case errors.As(err, &ce), errors.As(err, &se), errors.Is(err, gzip.ErrHeader),
-		errors.Is(err, gzip.ErrChecksum), isZipFormatError(err):
+	case errors.As(err, &ce), errors.As(err, &kce), errors.As(err, &se), errors.Is(err, gzip.ErrHeader),
+		errors.Is(err, gzip.ErrChecksum), errors.Is(err, kgzip.ErrHeader), errors.Is(err, kgzip.ErrChecksum), isZipFormatError(err):
 		return formatError{"corrupt " + format + ": " + err.Error()}
 	}
 	return err

@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	kgzip "github.com/klauspost/compress/gzip"
 
 	"github.com/xaiscan/xaiscan/scanner"
 )
@@ -22,7 +23,7 @@ import (
 // level ("x.tar.gz!member"); anything else is the one member, named after
 // the gzip header's original name or the outer name without ".gz".
 func (x *expansion) gzip(br *bufio.Reader) error {
-	zr, err := gzip.NewReader(br)
+	zr, err := kgzip.NewReader(br)
 	if err != nil {
 		return readError("gzip stream", err)
 	}
@@ -77,7 +78,7 @@ func (x *expansion) decompressed(format string, zr io.Reader, origName, tarExt, 
 // follows the last member ends the content: zeros (padding) silently,
 // other bytes as damage (the engine scans them raw).
 type gzipStreams struct {
-	zr   *gzip.Reader
+	zr   *kgzip.Reader
 	br   *bufio.Reader
 	done bool
 	err  error // why the stream ended early, if it did
