@@ -188,6 +188,10 @@ func (sf *scanFlags) engineOptions() scanner.Options {
 	}
 	if !sf.noArchives && sf.archiveDepth > 0 {
 		o.Decoders = append(o.Decoders, archive.New(archive.Options{MaxDepth: sf.archiveDepth}), &gitfile.Decoder{})
+		if !sf.noDecode {
+			// PDF streams are compressed text: a decoding and a container.
+			o.Decoders = append(o.Decoders, archive.PDFFlate{})
+		}
 	}
 	if !sf.noDecode {
 		o.Decoders = append(o.Decoders, decode.Decoders()...)

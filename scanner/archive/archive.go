@@ -37,6 +37,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	kflate "github.com/klauspost/compress/flate"
+	kgzip "github.com/klauspost/compress/gzip"
+
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
@@ -49,6 +52,9 @@ const (
 	DefaultMaxMembers = 100_000
 	DefaultMaxMemZip  = 64 << 20
 	DefaultMaxSpool   = 4 << 30
+	// DefaultMaxDictionary covers xz -9 and zstd -19 (64 and 8 MiB);
+	// larger windows are hand-chosen, and cost that much per worker.
+	DefaultMaxDictionary = 64 << 20
 )
 
 // Options bound what an Expander will do. Zero fields take the defaults.
@@ -70,6 +76,11 @@ type Options struct {
 	MaxMemZip int64
 	MaxSpool  int64
 	TempDir   string
+	// MaxDictionary caps the memory an xz dictionary or a zstd window
+	// may take, per stream being decoded: the header's claim is cut to it
+	// before anything is allocated, and a stream that does need more is
+	// decoded up to there and reported as an error.
+	MaxDictionary int
 }
 
 func (o *Options) fill() {
@@ -85,6 +96,9 @@ func (o *Options) fill() {
 	}
 	if o.MaxSpool <= 0 {
 		o.MaxSpool = DefaultMaxSpool
+	}
+	if o.MaxDictionary <= 0 {
+		o.MaxDictionary = DefaultMaxDictionary
 	}
 }
 
@@ -117,10 +131,13 @@ const (
 	kindZip
 	kindTar
 	kindBzip2
+	kindXz
+	kindZstd
+	kindZlib
 )
 
 func (k kind) String() string {
-	return [...]string{"", "gzip", "zip", "tar", "bzip2"}[k]
+	return [...]string{"", "gzip", "zip", "tar", "bzip2", "xz", "zstd", "zlib"}[k]
 }
 
 // sniff recognises a container from its first bytes.
@@ -135,6 +152,12 @@ func sniff(head []byte) kind {
 		return kindTar
 	case isBzip2(head):
 		return kindBzip2
+	case isXz(head):
+		return kindXz
+	case isZstd(head):
+		return kindZstd
+	case isZlib(head):
+		return kindZlib
 	}
 	return kindNone
 }
@@ -222,8 +245,8 @@ type expansion struct {
 	depth    int // depth of the members
 	s        *session
 	m        scanner.Members
-	// enc is the format that yields the members, for their encoding
-	// chain: "zip", "gzip", "gzip/tar".
+	// enc is the Encoding of the members: the format that yields them
+	// ("zip", "xz/tar").
 	enc   string
 	names map[string]bool // member paths whose names were scanned (names.go)
 }
@@ -234,7 +257,6 @@ func (x *expansion) run(r io.Reader) error {
 	if br, ok := r.(*bytes.Reader); ok {
 		head := make([]byte, 512)
 		n, _ := br.ReadAt(head, 0)
-		x.enc = sniff(head[:n]).String()
 		if sniff(head[:n]) == kindZip {
 			return x.zipAt(br, br.Size())
 		}
@@ -242,7 +264,6 @@ func (x *expansion) run(r io.Reader) error {
 	}
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, _ := br.Peek(512)
-	x.enc = sniff(head).String()
 	return x.stream(sniff(head), br)
 }
 
@@ -257,6 +278,12 @@ func (x *expansion) stream(k kind, br *bufio.Reader) error {
 		return x.tar(br)
 	case kindBzip2:
 		return x.bzip2(br)
+	case kindXz:
+		return x.xz(br)
+	case kindZstd:
+		return x.zstd(br)
+	case kindZlib:
+		return x.zlib(br)
 	}
 	// Opens saw a container; the content changed since.
 	return errors.New("not a recognised archive (content changed while it was read?)")
@@ -294,7 +321,7 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 		// the coverage the user compares with their file count.
 		Counts: scanner.CountNone,
 		// A member streams out of its archive: it cannot be re-read.
-		Once: true,
+		Once:     true,
 	}
 	used := false
 	child.Open = func() (io.ReadCloser, error) {
@@ -377,6 +404,7 @@ func sanitizeName(name string) (clean string, odd bool) {
 func readError(format string, err error) error {
 	var fe formatError
 	var ce flate.CorruptInputError
+	var kce kflate.CorruptInputError
 	var se bzip2.StructuralError
 	switch {
 	case err == nil:
@@ -385,8 +413,8 @@ func readError(format string, err error) error {
 		return err
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return formatError{"truncated " + format}
-	case errors.As(err, &ce), errors.As(err, &se), errors.Is(err, gzip.ErrHeader),
-		errors.Is(err, gzip.ErrChecksum), isZipFormatError(err):
+	case errors.As(err, &ce), errors.As(err, &kce), errors.As(err, &se), errors.Is(err, gzip.ErrHeader),
+		errors.Is(err, gzip.ErrChecksum), errors.Is(err, kgzip.ErrHeader), errors.Is(err, kgzip.ErrChecksum), isZipFormatError(err):
 		return formatError{"corrupt " + format + ": " + err.Error()}
 	}
 	return err

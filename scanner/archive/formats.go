@@ -5,7 +5,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"os"
 	"path"
 	"strings"
+
+	kgzip "github.com/klauspost/compress/gzip"
 
 	"github.com/xaiscan/xaiscan/scanner"
 )
@@ -22,19 +23,21 @@ import (
 // level ("x.tar.gz!member"); anything else is the one member, named after
 // the gzip header's original name or the outer name without ".gz".
 func (x *expansion) gzip(br *bufio.Reader) error {
-	zr, err := gzip.NewReader(br)
+	zr, err := kgzip.NewReader(br)
 	if err != nil {
 		return readError("gzip stream", err)
 	}
 	defer zr.Close()
 	zr.Multistream(false)
 	gs := &gzipStreams{zr: zr, br: br}
+	x.enc = "gzip"
 	return x.decompressed("gzip stream", gs, zr.Name, ".tgz", ".gz", func() error { return gs.tail })
 }
 
 // bzip2 expands a bzip2 stream as gzip does (".tar.bz2", ".tbz2", ".bz2").
 // Go's bzip2 reader reads concatenated streams itself.
 func (x *expansion) bzip2(br *bufio.Reader) error {
+	x.enc = "bzip2"
 	return x.decompressed("bzip2 stream", bzip2.NewReader(br), "", ".tbz2", ".bz2", func() error { return nil })
 }
 
@@ -47,7 +50,6 @@ func (x *expansion) decompressed(format string, zr io.Reader, origName, tarExt, 
 	br := newBufReader(&mapReader{r: zr, format: format})
 	head, _ := br.Peek(512)
 	if isTar(head) {
-		x.enc += "/tar"
 		if err := x.tar(br); err != nil {
 			return err
 		}
@@ -60,7 +62,10 @@ func (x *expansion) decompressed(format string, zr io.Reader, origName, tarExt, 
 	}
 	name := path.Base(strings.ReplaceAll(origName, "\\", "/"))
 	if origName == "" || name == "." || name == "/" {
-		name = path.Base(x.outer())
+		// (The outer name's last level: a member's path holds its
+		// container's, "a.zip!x.gz".)
+		outer := x.outer()
+		name = path.Base(outer[strings.LastIndexByte(outer, '!')+1:])
 		switch lower := strings.ToLower(name); {
 		case strings.HasSuffix(lower, tarExt):
 			name = name[:len(name)-len(tarExt)] + ".tar"
@@ -93,7 +98,7 @@ func (x *expansion) viewMember(br io.Reader, tail func() error) error {
 // follows the last member ends the content: zeros (padding) silently,
 // other bytes as damage (the engine scans them raw).
 type gzipStreams struct {
-	zr   *gzip.Reader
+	zr   *kgzip.Reader
 	br   *bufio.Reader
 	done bool
 	err  error // why the stream ended early, if it did
@@ -219,6 +224,7 @@ func (x *expansion) zip(r io.Reader) error {
 // zipAt expands a zip with random access to its bytes, by its central
 // directory; without a usable one, from its local headers.
 func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
+	x.enc = "zip"
 	zr, err := zip.NewReader(ra, size)
 	if zr != nil {
 		zr.RegisterDecompressor(zipBzip2, newBzip2Reader)
@@ -261,6 +267,11 @@ func (x *expansion) zipAt(ra io.ReaderAt, size int64) error {
 		}
 		if err != nil {
 			return err
+		}
+		if isOOXMLText(f.Name) {
+			if err := x.ooxmlText(f); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -3,6 +3,8 @@ package archive
 import (
 	"bytes"
 	"io"
+
+	"github.com/xaiscan/xaiscan/scanner"
 )
 
 // tar expands a tar stream member by member. Every entry with data is a
@@ -14,6 +16,7 @@ import (
 func (x *expansion) tar(r io.Reader) error {
 	t := newTarReader(r)
 	t.empty = x.nameOnly
+	x.enc = scanner.JoinEncoding(x.enc, "tar")
 	for {
 		if err := x.ctx.Err(); err != nil {
 			return err
