@@ -321,7 +321,7 @@ func (x *expansion) member(name string, open func() (io.Reader, error)) error {
 		// the coverage the user compares with their file count.
 		Counts: scanner.CountNone,
 		// A member streams out of its archive: it cannot be re-read.
-		Once:     true,
+		Once: true,
 	}
 	used := false
 	child.Open = func() (io.ReadCloser, error) {
