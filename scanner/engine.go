@@ -407,7 +407,7 @@ func (r *run) scanWindow(v *view, window []byte, base int64, ownStart, ownEnd in
 		r.record(v, window, base, ownStart, ls, h)
 	})
 	if len(r.e.opts.Decoders) > 0 {
-		w := spanWindow{data: window, base: base, ownStart: ownStart, ownEnd: ownEnd, ls: ls, end: end}
+		w := &spanWindow{data: window, base: base, ownStart: ownStart, ownEnd: ownEnd, ls: ls, end: end}
 		r.continueSpans(v, w)
 		r.findSpans(v, w)
 	}
@@ -421,7 +421,7 @@ func (r *run) scanWindow(v *view, window []byte, base int64, ownStart, ownEnd in
 // own, or the line of the encoded text it was decoded from), and counts
 // it: a suppression is never silent.
 func (r *run) suppressed(v *view, marked bool) bool {
-	if r.e.opts.IgnoreAllowMarkers || !(marked || v.lv.allowed) {
+	if r.e.opts.IgnoreAllowMarkers || !(marked || v.lv.anchor.isMarked()) {
 		return false
 	}
 	r.allowMarked.Add(1)

@@ -31,9 +31,6 @@ type level struct {
 	anchor *anchor
 	// enc is the chain of decodings that produced the item.
 	enc string
-	// allowed is set when the encoded text the item was decoded from is
-	// on a line with an allow marker.
-	allowed bool
 	// raw marks a view decoded from a container's own bytes.
 	raw bool
 }
@@ -180,8 +177,10 @@ func (r *run) expandStream(ctx context.Context, it Item, lv level, d Decoder, s 
 // this same worker, one level deeper. Members of a container that was
 // itself decoded from text are located where that text starts.
 func (r *run) expand(ctx context.Context, it Item, lv level, d Decoder, f *frame, rd io.Reader) error {
-	mlv := level{parent: f, chain: lv.chain, depth: lv.depth + 1, enc: lv.enc, allowed: lv.allowed}
+	mlv := level{parent: f, chain: lv.chain, depth: lv.depth + 1, enc: lv.enc}
 	if lv.anchor != nil {
+		// A member's lines are its own, not the encoded text's.
+		lv.anchor.resolve()
 		a := *lv.anchor
 		a.keepsLines = false
 		mlv.anchor = &a

@@ -32,14 +32,17 @@ type pendingSpan struct {
 	d      Decoder
 	s      Span
 	text   []byte
-	absEnd int64 // absolute offset just past the text collected so far
-	at     anchor
-	marked bool // an allow marker is on the line where the run starts
-	cut    bool // the run was longer than MaxSpanText
+	absEnd int64   // absolute offset just past the text collected so far
+	at     *anchor // resolved
+	cut    bool    // the run was longer than MaxSpanText
 }
 
 // anchor is where the findings of a decoded view are located: the start
 // of the encoded text in the outermost item that holds it (DESIGN §6).
+// Its line and column, and whether an allow marker is on that line, are
+// worked out only when a finding needs them: a window may hold thousands
+// of runs that decode to nothing of interest, and each look at a line is
+// a search of the window.
 type anchor struct {
 	line, col int
 	off       int64
@@ -47,10 +50,40 @@ type anchor struct {
 	// and columns (UTF-16 decoded to one byte per code unit): a finding
 	// is then placed at its own line of the encoded text.
 	keepsLines bool
+	// marked is set when an allow marker is on the line where the
+	// encoded text starts, or on that of any text it was decoded from.
+	marked bool
+
+	// Until resolved: the window the run starts in (valid while the run's
+	// view is scanned, which is synchronous), and the anchor above.
+	w    *spanWindow
+	at   int
+	up   *anchor
+	done bool
+}
+
+// resolve works out the anchor's position and marker.
+func (a *anchor) resolve() {
+	if a.done {
+		return
+	}
+	a.done = true
+	line, col := a.w.ls.position(a.w.data, a.w.base, a.w.ownStart, a.at)
+	a.marked = rules.Allowed(a.w.data, a.at, a.at+1)
+	a.line, a.col = line, col
+	if up := a.up; up != nil {
+		up.resolve()
+		a.line, a.col = up.place(line, col)
+		a.off = up.off
+		a.keepsLines = a.keepsLines && up.keepsLines
+		a.marked = a.marked || up.marked
+	}
+	a.w, a.up = nil, nil
 }
 
 // place maps a position in the decoded view to the outermost item.
 func (a *anchor) place(line, col int) (int, int) {
+	a.resolve()
 	switch {
 	case !a.keepsLines:
 		return a.line, a.col
@@ -58,6 +91,21 @@ func (a *anchor) place(line, col int) (int, int) {
 		return a.line, a.col + col - 1
 	}
 	return a.line + line - 1, col
+}
+
+// lineNo is the line where the encoded text starts, for messages.
+func (a *anchor) lineNo() int {
+	a.resolve()
+	return a.line
+}
+
+// isMarked reports an allow marker on the line of the encoded text.
+func (a *anchor) isMarked() bool {
+	if a == nil {
+		return false
+	}
+	a.resolve()
+	return a.marked
 }
 
 // spanWindow is a window as the span decoders see it.
@@ -69,42 +117,38 @@ type spanWindow struct {
 	end              bool // no contiguous byte follows
 }
 
-// anchorAt is the anchor of a run that starts at window offset at.
-func (r *run) anchorAt(v *view, w spanWindow, at int, keepsLines bool) anchor {
-	line, col := w.ls.position(w.data, w.base, w.ownStart, at)
-	a := anchor{line: line, col: col, off: w.base + int64(at), keepsLines: keepsLines}
-	if up := v.lv.anchor; up != nil {
-		a.line, a.col = up.place(line, col)
-		a.off = up.off
-		a.keepsLines = keepsLines && up.keepsLines
-	}
-	return a
+// anchorAt is the anchor of a run that starts at window offset at,
+// resolved later (see anchor).
+func (v *view) anchorAt(w *spanWindow, at int, keepsLines bool) *anchor {
+	return &anchor{off: w.base + int64(at), keepsLines: keepsLines, w: w, at: at, up: v.lv.anchor}
 }
 
 // findSpans asks every decoder for the runs that start in the owned part
 // of w, and decodes those that end in it; the others are collected on.
-func (r *run) findSpans(v *view, w spanWindow) {
+func (r *run) findSpans(v *view, w *spanWindow) {
 	for _, d := range r.e.opts.Decoders {
 		d.Spans(w.data, func(s Span) {
 			if s.Start < w.ownStart || s.Start >= w.ownEnd || s.End <= s.Start || s.End > len(w.data) {
 				return
 			}
-			at := r.anchorAt(v, w, s.Start, s.KeepsLines)
-			marked := rules.Allowed(w.data, s.Start, s.Start+1)
+			at := v.anchorAt(w, s.Start, s.KeepsLines)
 			if s.End < len(w.data) || w.end {
-				r.decodeSpan(v, d, s, w.data[s.Start:s.End], at, marked)
+				r.decodeSpan(v, d, s, w.data[s.Start:s.End], at)
 				return
 			}
+			// The run goes on past this window: where it starts must be
+			// worked out while the window is here.
+			at.resolve()
 			text := append([]byte(nil), w.data[s.Start:]...)
 			v.pending = append(v.pending, pendingSpan{d: d, s: s, text: text,
-				absEnd: w.base + int64(len(w.data)), at: at, marked: marked})
+				absEnd: w.base + int64(len(w.data)), at: at})
 		})
 	}
 }
 
 // continueSpans follows the runs collected from earlier windows into w,
 // and decodes those that end in it.
-func (r *run) continueSpans(v *view, w spanWindow) {
+func (r *run) continueSpans(v *view, w *spanWindow) {
 	kept := v.pending[:0]
 	for _, p := range v.pending {
 		from := int(p.absEnd - w.base)
@@ -140,15 +184,15 @@ func (r *run) finishSpans(v *view) {
 func (r *run) decodePending(v *view, p pendingSpan) {
 	if p.cut {
 		r.Skip(ErrorAt(displayPath(v.sk.it), fmt.Sprintf(
-			"%s text at line %d longer than %s: only its first %s was decoded", p.s.Encoding, p.at.line,
+			"%s text at line %d longer than %s: only its first %s was decoded", p.s.Encoding, p.at.lineNo(),
 			SizeString(MaxSpanText), SizeString(MaxSpanText))))
 	}
-	r.decodeSpan(v, p.d, p.s, p.text, p.at, p.marked)
+	r.decodeSpan(v, p.d, p.s, p.text, p.at)
 }
 
 // decodeSpan decodes one run and scans what it decodes to as a child view
 // of the item, one level deeper, charged to the item's budget.
-func (r *run) decodeSpan(v *view, d Decoder, s Span, text []byte, at anchor, marked bool) {
+func (r *run) decodeSpan(v *view, d Decoder, s Span, text []byte, at *anchor) {
 	if v.ctx.Err() != nil || v.lv.chain.spent {
 		return
 	}
@@ -156,7 +200,7 @@ func (r *run) decodeSpan(v *view, d Decoder, s Span, text []byte, at anchor, mar
 		if !v.deepNoted {
 			v.deepNoted = true
 			r.Note(fmt.Sprintf("%s: %s text nested deeper than %d decodings was not decoded (line %d)",
-				displayPath(v.sk.it), s.Encoding, r.e.opts.MaxDepth, at.line))
+				displayPath(v.sk.it), s.Encoding, r.e.opts.MaxDepth, at.lineNo()))
 		}
 		return
 	}
@@ -172,14 +216,14 @@ func (r *run) decodeSpan(v *view, d Decoder, s Span, text []byte, at anchor, mar
 	ch.left -= int64(len(out))
 	child := v.sk.it
 	child.Data, child.Open, child.Counts, child.Size, child.View = out, nil, CountNone, int64(len(out)), true
-	lv := level{parent: v.sk.to, chain: ch, depth: v.lv.depth + 1, anchor: &at,
-		enc: JoinEncoding(v.lv.enc, s.Encoding), allowed: v.lv.allowed || marked, raw: v.sk.raw}
+	lv := level{parent: v.sk.to, chain: ch, depth: v.lv.depth + 1, anchor: at,
+		enc: JoinEncoding(v.lv.enc, s.Encoding), raw: v.sk.raw}
 	cerr := r.scanData(v.ctx, child, lv)
 	if err == nil {
 		err = cerr
 	}
 	if err != nil && !errors.Is(err, errBudget) && !errors.Is(err, context.Canceled) {
 		r.Skip(NoteAt(displayPath(v.sk.it), fmt.Sprintf("%s text at line %d: %s (decoded as far as it goes)",
-			s.Encoding, at.line, cleanReason(err))))
+			s.Encoding, at.lineNo(), cleanReason(err))))
 	}
 }

@@ -8,8 +8,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -33,6 +35,7 @@ func mainExit() int {
 	// finish says so and goes on. A handled signal (unlike an ignored one)
 	// is reset for child processes, so hooks see the default behaviour.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	defer startProfile(os.Getenv("XAISCAN_CPUPROFILE"))()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -48,4 +51,27 @@ func mainExit() int {
 		getenv: os.Getenv,
 	}
 	return a.run(ctx, os.Args[1:])
+}
+
+// startProfile writes a CPU profile of the run to path, when set: how the
+// README's performance figures were taken apart (go tool pprof). It is an
+// environment variable, not a flag, because it is for developers.
+func startProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "xaiscan: cpu profile: %v\n", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "xaiscan: cpu profile: %v\n", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }

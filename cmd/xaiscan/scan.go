@@ -190,7 +190,7 @@ func (sf *scanFlags) engineOptions() scanner.Options {
 		o.Decoders = append(o.Decoders, archive.New(archive.Options{MaxDepth: sf.archiveDepth}), &gitfile.Decoder{})
 		if !sf.noDecode {
 			// PDF streams are compressed text: a decoding and a container.
-			o.Decoders = append(o.Decoders, archive.PDFFlate{})
+			o.Decoders = append(o.Decoders, archive.PDF{})
 		}
 	}
 	if !sf.noDecode {

@@ -16,7 +16,7 @@ import (
 func scanE2E(t *testing.T, items ...scanner.Item) scanner.Result {
 	t.Helper()
 	res, err := scanner.New(scanner.Options{ChunkSize: 4096, Workers: 2,
-		Decoders: []scanner.Decoder{New(Options{}), PDFFlate{}}}).Run(context.Background(), scanner.ItemList(items))
+		Decoders: []scanner.Decoder{New(Options{}), PDF{}}}).Run(context.Background(), scanner.ItemList(items))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"compress/zlib"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -149,4 +150,81 @@ func (c *capWriter) Write(p []byte) (int, error) {
 	c.b = append(c.b, p...)
 	c.left -= len(p)
 	return len(p), nil
+}
+
+// DefaultMaxPDF is the largest PDF whose streams PDF decodes: it is read
+// into memory to find them. Larger ones are scanned as raw bytes, with an
+// error saying their streams were not decoded.
+const DefaultMaxPDF = 256 << 20
+
+// PDF is the container decoder for PDF documents: a document (recognised,
+// as readers do, by "%PDF-" in its first 1024 bytes) is read whole, and
+// each of its Flate streams (see PDFFlate) is handed on decoded, as a view
+// of the same path with Encoding "pdf-flate". Only PDFs pay for the
+// search for streams: it is not on the hot path of every text window.
+type PDF struct {
+	scanner.NoSpans
+	Flate PDFFlate
+	// MaxSize caps the documents read (0: DefaultMaxPDF).
+	MaxSize int64
+}
+
+var _ scanner.Decoder = PDF{}
+
+// Opens implements scanner.Decoder.
+func (PDF) Opens(_ scanner.Item, head []byte) bool {
+	return bytes.Contains(head[:min(len(head), 1024)], []byte("%PDF-"))
+}
+
+// Open implements scanner.Decoder.
+func (p PDF) Open(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
+	limit := p.MaxSize
+	if limit <= 0 {
+		limit = DefaultMaxPDF
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) > limit {
+		return fmt.Errorf("PDF larger than %s: its streams were not decoded (raw bytes scanned)", scanner.SizeString(limit))
+	}
+	var damage, stop error
+	p.Flate.Spans(data, func(s scanner.Span) {
+		if stop != nil {
+			return
+		}
+		if stop = ctx.Err(); stop != nil {
+			return
+		}
+		out, derr := p.Flate.DecodeSpan(nil, data[s.Start:s.End], s)
+		if len(out) > 0 {
+			stop = m.Scan(pdfStreamItem(it, out))
+		}
+		switch {
+		case derr == nil:
+		case errors.Is(derr, scanner.ErrMalformed):
+			damage = cmpOr(damage, derr)
+		default:
+			m.Skip(scanner.ErrorAt(it.Path, derr.Error()))
+		}
+	})
+	if stop != nil {
+		return stop
+	}
+	return damage
+}
+
+// pdfStreamItem is one decoded stream of a PDF, as a member.
+func pdfStreamItem(pdf scanner.Item, out []byte) scanner.Item {
+	return scanner.Item{Path: pdf.Path, Source: pdf.Source, Object: pdf.Object, Size: int64(len(out)),
+		Template: pdf.Template, Counts: scanner.CountNone, Once: true, Encoding: pdfFlateEncoding, View: true,
+		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(out)), nil }}
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
 }

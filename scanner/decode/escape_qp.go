@@ -2,7 +2,6 @@ package decode
 
 import (
 	"bytes"
-	"encoding/binary"
 
 	"github.com/xaiscan/xaiscan/scanner"
 )
@@ -19,10 +18,7 @@ import (
 // is yielded only if it decodes to text holding "xai-". Code is full of
 // '=', and often of `a=10`, but not of "xai-" cut by a soft break.
 //
-// The gate is nextQPCandidate, a word-at-a-time search for '=' before a
-// line break or before '0'–'7' (the first digit of every code that stands
-// for a key byte), since '=' alone is too common in code for a byte search
-// to be cheap. A soft break after trailing blanks (`= ` CRLF, which RFC
+// The gate is qpCandidates: soft breaks only (see there). A soft break after trailing blanks (`= ` CRLF, which RFC
 // 2045 forbids encoders to write) is decoded inside a span but is not
 // evidence by itself.
 //
@@ -31,8 +27,12 @@ type QuotedPrintable struct{ scanner.NoContainer }
 
 // Spans implements scanner.Decoder.
 func (QuotedPrintable) Spans(w []byte, yield func(scanner.Span)) {
+	q := qpCandidates{w: w, next: [2]int{-1, -1}}
+	// Most text has no CR: one byte search (twice as fast as a substring
+	// search) rules "=\r\n" out.
+	q.done[1] = bytes.IndexByte(w, '\r') < 0
 	for i := 0; i < len(w); {
-		p := nextQPCandidate(w, i)
+		p := q.from(i)
 		if p < 0 {
 			return
 		}
@@ -136,52 +136,46 @@ func qpLineEnd(w []byte, from int) int {
 	}
 }
 
-// Word-at-a-time constants: one in every byte, and every byte's top bit.
-const (
-	ones = 0x0101010101010101
-	tops = 0x8080808080808080
-)
-
-// zeroBytes flags (top bit) every zero byte of v, and possibly bytes above
-// one (a borrow), never missing one: a filter, checked byte by byte after.
-func zeroBytes(v uint64) uint64 { return (v - ones) &^ v & tops }
-
-// qpClass reports whether c, after an '=', may make it evidence: a line
-// break (soft break) or '0'–'7' (a code for a digit, a letter or '-').
-func qpClass(c byte) bool { return c == '\n' || c == '\r' || c&0xf8 == 0x30 }
-
-// nextQPCandidate returns the first i >= from with w[i] == '=' followed by
-// a qpClass byte or by the end of the window, or -1. It tests sixteen
-// positions at a time: two words for '=', and only where one is found
-// the words after them for the class.
-func nextQPCandidate(w []byte, from int) int {
-	i := from
-	for ; i+17 <= len(w); i += 16 {
-		b := w[i : i+17]
-		eq0 := zeroBytes(binary.LittleEndian.Uint64(b[0:]) ^ ('=' * ones))
-		eq1 := zeroBytes(binary.LittleEndian.Uint64(b[8:]) ^ ('=' * ones))
-		if eq0|eq1 == 0 {
-			continue
-		}
-		if eq0&qpClassWord(binary.LittleEndian.Uint64(b[1:])) == 0 &&
-			eq1&qpClassWord(binary.LittleEndian.Uint64(b[9:])) == 0 {
-			continue
-		}
-		for k := i; k < i+16; k++ {
-			if w[k] == '=' && qpClass(w[k+1]) {
-				return k
-			}
-		}
-	}
-	for ; i < len(w); i++ {
-		if w[i] == '=' && (i+1 == len(w) || qpClass(w[i+1])) {
-			return i
-		}
-	}
-	return -1
+// qpCandidates finds the soft line breaks of a window ("=\n", "=\r\n"),
+// and an '=' that ends it (a soft break cut by the window's end). Only
+// soft breaks are evidence: every encoder writes the letters, digits and
+// '-' of a key as themselves, so a quoted-printable key differs from a
+// plain one only where a line was cut; "=3D" before a key, the other QP
+// shape, is a boundary the rules accept as it is. The two substring
+// searches run at memchr speed on code, which is full of '=' but rarely
+// ends a line with one; each remembers its next match, so a window is
+// searched once per pattern however many breaks it holds.
+type qpCandidates struct {
+	w    []byte
+	next [2]int // next match of "=\n" and "=\r\n" at or after the last from; -1: none
+	done [2]bool
 }
 
-// qpClassWord flags the bytes of y that may be qpClass bytes.
-func qpClassWord(y uint64) uint64 {
-	return zeroBytes(y&(0xf8*ones)^(0x30*ones)) | zeroBytes(y|(0x07*ones)^(0x0f*ones))
+var qpBreaks = [2][]byte{[]byte("=\n"), []byte("=\r\n")}
+
+// from returns the first candidate at or after i, or -1.
+func (q *qpCandidates) from(i int) int {
+	best := -1
+	for k := range qpBreaks {
+		if !q.done[k] && q.next[k] < i {
+			if j := bytes.Index(q.w[i:], qpBreaks[k]); j >= 0 {
+				q.next[k] = i + j
+			} else {
+				q.done[k] = true
+			}
+		}
+		if !q.done[k] && (best < 0 || q.next[k] < best) {
+			best = q.next[k]
+		}
+	}
+	if best < 0 && i < len(q.w) {
+		n := len(q.w)
+		switch {
+		case q.w[n-1] == '=':
+			return n - 1
+		case n >= 2 && q.w[n-2] == '=' && q.w[n-1] == '\r':
+			return n - 2
+		}
+	}
+	return best
 }
