@@ -122,7 +122,7 @@ func allB64Run(sample []byte) bool {
 // spans of its misaligned keys.
 func emitB64(w []byte, lo, hi int, yield func(scanner.Span)) {
 	s := trimB64(w, lo, hi)
-	if s >= hi {
+	if s >= hi || !wrappedLikeB64(w, s, hi) {
 		return
 	}
 	if hi < len(w) && countB64(w, s, s, hi, minB64Run) < minB64Run {
@@ -134,6 +134,34 @@ func emitB64(w []byte, lo, hi int, yield func(scanner.Span)) {
 		yield(scanner.Span{Start: line, End: hi, Encoding: EncodingBase64, Tag: tagRealigned})
 	}
 	realignedB64(w, s, hi, line, yield)
+}
+
+// wrappedLikeB64 reports whether the line breaks of the run w[s:hi], in
+// its first 1 KiB, are those of wrapped base64: every line between two
+// breaks holds at least 4 characters (encoders wrap at 64 or 76). A list
+// of short lines of letters and digits ("0\n0\n…", the 40 MB sparse map
+// of a GNU tar, a column of numbers) is text, not base64, and must not be
+// collected and decoded as one run.
+func wrappedLikeB64(w []byte, s, hi int) bool {
+	end := min(hi, s+1024)
+	n, lines := 0, 0
+	for k := s; k < end; k++ {
+		if isB64Char(w, s, k) {
+			n++
+			continue
+		}
+		if w[k] == '\\' && k+1 < end && w[k+1] != 'n' && w[k+1] != 'r' {
+			continue // "\/" is a '/' of the data, not a break
+		}
+		if n > 0 && n < 4 && lines > 0 {
+			return false
+		}
+		if n > 0 {
+			lines++
+		}
+		n = 0
+	}
+	return true
 }
 
 // secondLineB64 returns where the run's second line starts if its first

@@ -274,3 +274,30 @@ func TestSpansDoNotAllocate(t *testing.T) {
 		t.Error("no spans at all: the blob and the UTF-16 text should yield some")
 	}
 }
+
+// TestBase64TextShortLines: a long list of short lines of letters and
+// digits (a GNU tar's sparse map is 40 MB of "0\n") is text, not wrapped
+// base64: no span, so it is neither collected across windows nor decoded;
+// wrapped base64, whose lines are 64 or 76 characters, still is one run.
+func TestBase64TextShortLines(t *testing.T) {
+	for _, line := range []string{"0\n", "12\n", "abc\r\n"} {
+		w := []byte(strings.Repeat(line, 20000))
+		if ss := spansOf(Base64Text{}, w); len(ss) != 0 {
+			t.Errorf("%q lines: %d spans, first %+v", line, len(ss), ss[0])
+		}
+	}
+	data := make([]byte, 3000)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	wrapped := base64.StdEncoding.EncodeToString(data)
+	var b strings.Builder
+	for len(wrapped) > 76 {
+		b.WriteString(wrapped[:76] + "\n")
+		wrapped = wrapped[76:]
+	}
+	b.WriteString(wrapped + "\n")
+	if ss := spansOf(Base64Text{}, []byte(b.String())); len(ss) != 1 {
+		t.Fatalf("wrapped base64: %d spans", len(ss))
+	}
+}
