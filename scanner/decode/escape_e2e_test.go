@@ -1,65 +1,49 @@
 package decode
 
 import (
-	"encoding/json"
+	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/xaiscan/xaiscan/rules"
 	"github.com/xaiscan/xaiscan/rules/rulestest"
+	"github.com/xaiscan/xaiscan/scanner"
+	"github.com/xaiscan/xaiscan/scanner/files"
 )
 
-// These tests run the real xaiscan binary, so they hold once the
-// recursive engine runs the escape decoders (issue 11); the lead drops
-// the build tag after the merge.
-
-// xaiscanBin builds the binary once per test run.
-func xaiscanBin(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "xaiscan")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/xaiscan/xaiscan/cmd/xaiscan")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
+// These tests run the engine as the CLI builds it for decoding: a real
+// directory walk (or a stdin item) through every decoder of the registry.
 
 type e2eFinding struct {
 	Path, Encoding, Fingerprint string
 	Line                        int
 }
 
-// scanDir runs `xaiscan dir -f json` over dir and returns its findings.
-func scanDir(t *testing.T, bin, dir string, stdin string, args ...string) []e2eFinding {
+// scanDir scans dir (or, with args[0] == "stdin", the text stdin) and
+// returns the findings.
+func scanDir(t *testing.T, dir string, stdin string, args ...string) []e2eFinding {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.Output()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("xaiscan %v: %v", args, err)
+	var src scanner.Source = files.New([]string{dir}, files.Options{})
+	if len(args) > 0 && args[0] == "stdin" {
+		src = scanner.ItemList{{Source: scanner.SourceStdin, Data: []byte(stdin)}}
 	}
-	if code != 1 {
-		t.Errorf("xaiscan %v: exit %d, want 1 (findings)", args, code)
+	res, err := scanner.New(scanner.Options{Decoders: Decoders()}).Run(context.Background(), src)
+	if err != nil || res.Coverage.Partial() {
+		t.Fatalf("scan: %v, coverage %+v", err, res.Coverage)
 	}
-	var rep struct{ Findings []e2eFinding }
-	if err := json.Unmarshal(out, &rep); err != nil {
-		t.Fatalf("report: %v\n%s", err, out)
+	var out []e2eFinding
+	for _, f := range res.Findings {
+		out = append(out, e2eFinding{Path: filepath.ToSlash(f.Path), Encoding: f.Encoding, Fingerprint: f.Fingerprint, Line: f.Line})
 	}
-	return rep.Findings
+	return out
 }
 
 // TestEscapesEndToEnd: every family, a chain of two, and a QP e-mail
 // whose key is cut by soft breaks, each found in a file of its own with
 // the chain as encoding and the line where the encoded text starts.
 func TestEscapesEndToEnd(t *testing.T) {
-	bin := xaiscanBin(t)
 	dir := t.TempDir()
 	type want struct {
 		key, encoding string
@@ -84,7 +68,7 @@ func TestEscapesEndToEnd(t *testing.T) {
 		"Here it is: "+softWrap("XAI_API_KEY=3D"+key, 30)+"\r\nBye\r\n", key, "quoted-printable", 4)
 	key = k()
 	put("chain.json", `{"body":"`+strings.ReplaceAll(htmlDec(key, firstOnly), "&", `\u0026`)+`"}`+"\n", key, "json-escape/html-entity", 1)
-	got := scanDir(t, bin, dir, "", "dir", "-f", "json", ".")
+	got := scanDir(t, dir, "")
 	for _, f := range got {
 		w, ok := wants[f.Path]
 		if !ok || f.Fingerprint != rules.Fingerprint([]byte(w.key)) || f.Encoding != w.encoding || f.Line != w.line {
@@ -101,10 +85,9 @@ func TestEscapesEndToEnd(t *testing.T) {
 // sequences in a terminal log, and in a notebook's JSON-escaped output,
 // are found (the rules' boundary, no decoder needed for the raw log).
 func TestTerminalLogEndToEnd(t *testing.T) {
-	bin := xaiscanBin(t)
 	k1, k2 := rulestest.APIKey(), rulestest.APIKey()
 	log := "step 1\n\x1b[2K\x1b[1;1H" + k1 + "\n" + `{"text": "\u001b[2K` + k2 + `\n"}` + "\n"
-	got := scanDir(t, bin, t.TempDir(), log, "stdin", "-f", "json")
+	got := scanDir(t, "", log, "stdin")
 	fps := map[string]bool{}
 	for _, f := range got {
 		fps[f.Fingerprint] = true

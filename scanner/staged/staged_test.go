@@ -352,13 +352,6 @@ func TestParseIndexRejectsGarbage(t *testing.T) {
 	}
 }
 
-func FuzzParseIndex(f *testing.F) {
-	f.Add([]byte("DIRC\x00\x00\x00\x02\x00\x00\x00\x00" + strings.Repeat("\x00", 20)))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		parseIndex(b)
-	})
-}
-
 func TestRoot(t *testing.T) {
 	r := newRepo(t)
 	os.MkdirAll(filepath.Join(r.dir, "x", "y"), 0o755)
