@@ -70,12 +70,21 @@ func zstdCapWindow(br *bufio.Reader, limit uint64) (io.Reader, uint64, error) {
 	if h.SingleSegment {
 		declared = h.FrameContentSize
 	}
-	if declared <= limit {
+	target := limit
+	if h.HasFCS && !h.SingleSegment && h.FrameContentSize < min(declared, limit) {
+		// The decoder allocates the window the frame declares, zeroed,
+		// for every stream: 8 MiB for a file of a few KiB made with -19.
+		// No match of a frame reaches before its content's start, so a
+		// window of its content size (rounded up to a power of two)
+		// decodes the frame the same, without the allocation.
+		target = max(1<<10, uint64(1)<<bits.Len64(h.FrameContentSize-1))
+	}
+	if declared <= target {
 		return br, declared, nil
 	}
 	// The window descriptor follows the magic and the frame header
 	// descriptor: exponent (window 1 KiB << e) in its high five bits.
-	wd := byte(bits.Len64(limit)-1-10) << 3
+	wd := byte(bits.Len64(target)-1-10) << 3
 	var hdr [6]byte
 	if h.SingleSegment {
 		io.ReadFull(br, hdr[:5])

@@ -172,24 +172,31 @@ func wrappedLikeB64(w []byte, s, hi int) bool {
 // the data is aligned on the second line. The run is still yielded whole
 // too, for wraps at other widths.
 func secondLineB64(w []byte, s, hi int) int {
-	n := 0
-	for k := s; k < hi; k++ {
-		c := w[k]
-		if c == '\n' || c == '\r' || (c == '\\' && k+1 < hi && (w[k+1] == 'n' || w[k+1] == 'r')) {
-			if n%4 == 0 {
-				return 0
-			}
-			line := trimB64(w, k, hi)
-			if line >= hi || countB64(w, line, line, hi, minB64Run) < minB64Run && hi < len(w) {
-				return 0
-			}
-			return line
-		}
-		if isB64Char(w, s, k) {
-			n++
+	// Before the first break every byte of a run is a data character, so
+	// the first line's length is where the first break is: three byte
+	// searches at memory speed, not a loop over a long one-line run.
+	k := hi
+	for _, c := range [...]byte{'\n', '\r', '\\'} {
+		if j := bytes.IndexByte(w[s:k], c); j >= 0 {
+			k = s + j
 		}
 	}
-	return 0
+	if k >= hi {
+		return 0
+	}
+	if c := w[k]; c == '\\' && (k+1 >= hi || (w[k+1] != 'n' && w[k+1] != 'r')) {
+		// "\/": a '/' of the data, not a break; such a run is not
+		// realigned by lines.
+		return 0
+	}
+	if (k-s)%4 == 0 {
+		return 0
+	}
+	line := trimB64(w, k, hi)
+	if line >= hi || countB64(w, line, line, hi, minB64Run) < minB64Run && hi < len(w) {
+		return 0
+	}
+	return line
 }
 
 // trimB64 returns where the first base64 character of the run w[lo:hi]
