@@ -63,11 +63,29 @@ const (
 // Decoder reads git packs and bundles. The zero value is ready to use.
 type Decoder struct {
 	scanner.NoSpans
-	// MaxHeld caps the bytes of decoded objects kept in memory per pack,
-	// as delta bases and as deltas waiting for a base; it is also the
-	// largest object rebuilt from a delta. Zero means DefaultMaxHeld.
+	// MaxHeld caps the bytes of decoded objects kept in memory per pack
+	// as delta bases (a base dropped from it is inflated again from the
+	// spool); it is also the largest object rebuilt from a delta. Zero
+	// means DefaultMaxHeld.
 	MaxHeld int64
+	// MaxMemSpool is how much of the pack's own (compressed) bytes is
+	// kept in memory for inflating objects again; beyond it they go to a
+	// temporary file in os.TempDir(), removed after use, up to MaxSpool
+	// bytes. Zero means DefaultMaxMemSpool and DefaultMaxSpool.
+	MaxMemSpool int64
+	MaxSpool    int64
+	// MaxRework caps, per pack, the bytes inflated and rebuilt again to
+	// recover bases dropped from memory: the time a hostile pack built to
+	// miss the cache can cost. Zero means DefaultMaxRework.
+	MaxRework int64
 }
+
+// Defaults for the spool and the rework a pack may cost.
+const (
+	DefaultMaxMemSpool = 64 << 20
+	DefaultMaxSpool    = 4 << 30
+	DefaultMaxRework   = 16 << 30
+)
 
 var (
 	packMagic = []byte("PACK")
@@ -92,11 +110,15 @@ func isPack(head []byte) bool {
 // Open implements scanner.Decoder: it reads the bundle header, if any,
 // then the pack, handing every object to m.
 func (d Decoder) Open(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	max := orDefault(d.MaxHeld, DefaultMaxHeld)
+	sp := newSpool(r, orDefault(d.MaxMemSpool, DefaultMaxMemSpool), orDefault(d.MaxSpool, DefaultMaxSpool))
+	defer sp.close()
+	br := bufio.NewReaderSize(sp, 64<<10)
 	p := &pack{
 		ctx: ctx, m: m, parent: it, outer: outerPath(it),
-		encoding: EncodingPack, hashLen: 20,
-		held: newHeld(d.maxHeld()),
+		encoding: EncodingPack, hashLen: 20, max: max,
+		cache: newCache(max), wait: newWaitRoom(max / 4), spool: sp,
+		re: reread{max: orDefault(d.MaxRework, DefaultMaxRework)},
 	}
 	head, _ := br.Peek(len(bundleV2))
 	if !isPack(head) && (bytes.Equal(head, bundleV2) || bytes.Equal(head, bundleV3)) {
@@ -105,14 +127,15 @@ func (d Decoder) Open(ctx context.Context, it scanner.Item, r io.Reader, m scann
 			return err
 		}
 	}
+	p.packStart = sp.read - int64(br.Buffered())
 	return p.read(br)
 }
 
-func (d Decoder) maxHeld() int64 {
-	if d.MaxHeld > 0 {
-		return d.MaxHeld
+func orDefault(v, def int64) int64 {
+	if v > 0 {
+		return v
 	}
-	return DefaultMaxHeld
+	return def
 }
 
 // outerPath is the display path of the container: its Path, or for a git
