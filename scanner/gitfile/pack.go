@@ -71,7 +71,7 @@ type pack struct {
 	parent   scanner.Item
 	outer    string
 	encoding string
-	hashLen  int // 20 (SHA-1) or 32 (SHA-256)
+	hashLen  int   // 20 (SHA-1) or 32 (SHA-256)
 	max      int64 // Decoder.MaxHeld
 
 	cache *cache
