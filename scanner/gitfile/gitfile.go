@@ -20,13 +20,22 @@
 // Members' Encoding is "git-pack" for a pack and "git-bundle" for a bundle.
 //
 // Deltas (OFS_DELTA, REF_DELTA) are rebuilt against objects earlier in the
-// same pack (and REF_DELTA bases met later). Decoded objects are kept as
-// possible bases up to Decoder.MaxHeld bytes, least recently used first
-// out. A delta whose base is in the pack but no longer held is a coverage
-// error (a tool with more memory could rebuild it); a delta whose base is
-// not in the file at all (a thin pack, a bundle with prerequisites) is a
-// note, because no tool can rebuild it from this file. Either way the bytes
-// the delta itself inserts are scanned, as "<outer>!@<offset> (inserted
+// same pack (and REF_DELTA bases met later), as git's index-pack does:
+// every object of a healthy pack is rebuilt, whatever memory holds.
+// Decoded objects are kept as bases up to Decoder.MaxHeld bytes, least
+// recently used first out, and the pack's own compressed bytes are kept
+// as they pass (in memory up to MaxMemSpool, then in a temporary file in
+// os.TempDir(), removed after use, up to MaxSpool), with each entry's
+// offset, type and base. A base no longer held is inflated again from its
+// offset, down its chain of deltas (iteratively, at most 4096 deep) and
+// back up: a cache miss costs time, not coverage, and that time is capped
+// per pack by MaxRework. A delta waiting for a REF_DELTA base not met yet
+// is kept as its offset only. What still cannot be rebuilt is named:
+// a delta whose base is not in the file at all (a thin pack, a bundle with
+// prerequisites) is a note, because no tool can rebuild it from this
+// file; one whose base or result exceeds MaxHeld, or whose base lies past
+// MaxSpool or MaxRework, is a coverage error. Either way the bytes the
+// delta itself inserts are scanned, as "<outer>!@<offset> (inserted
 // bytes)": a key added by an edit is found even without its base.
 //
 // Damage (a truncated or corrupt pack or bundle) ends the read with an

@@ -23,7 +23,9 @@ type spool struct {
 	stop   bool
 	why    string // why recording stopped
 
-	mem []byte
+	// mem holds the bytes in chunks that grow from 64 KiB to 4 MiB: no
+	// copying as it grows, and a small pack costs little.
+	mem [][]byte
 	f   *os.File
 	w   *bufio.Writer
 }
@@ -50,7 +52,7 @@ func (s *spool) record(b []byte) {
 		s.halt(fmt.Sprintf("the pack is larger than the %d bytes kept for rebuilding objects", s.max))
 		return
 	case s.f == nil && s.n+int64(len(b)) <= s.memMax:
-		s.mem = append(s.mem, b...)
+		s.hold(b)
 		s.n += int64(len(b))
 		return
 	case s.f == nil:
@@ -73,11 +75,49 @@ func (s *spool) toFile() error {
 		return fmt.Errorf("cannot keep the pack in a temporary file: %w", err)
 	}
 	s.f, s.w = f, bufio.NewWriterSize(f, 64<<10)
-	if _, err := s.w.Write(s.mem); err != nil {
-		return fmt.Errorf("cannot write the pack to a temporary file: %w", err)
+	for _, c := range s.mem {
+		if _, err := s.w.Write(c); err != nil {
+			return fmt.Errorf("cannot write the pack to a temporary file: %w", err)
+		}
 	}
 	s.mem = nil
 	return nil
+}
+
+// hold appends b to the chunks in memory.
+func (s *spool) hold(b []byte) {
+	for len(b) > 0 {
+		last := len(s.mem) - 1
+		if last < 0 || len(s.mem[last]) == cap(s.mem[last]) {
+			size := 64 << 10
+			if last >= 0 {
+				size = min(2*cap(s.mem[last]), 4<<20)
+			}
+			s.mem = append(s.mem, make([]byte, 0, size))
+			last++
+		}
+		c := s.mem[last]
+		n := min(len(b), cap(c)-len(c))
+		s.mem[last] = append(c, b[:n]...)
+		b = b[n:]
+	}
+}
+
+// readMem copies the held bytes at off into p.
+func (s *spool) readMem(p []byte, off int64) int {
+	n := 0
+	for _, c := range s.mem {
+		if len(p) == 0 {
+			break
+		}
+		if off >= int64(len(c)) {
+			off -= int64(len(c))
+			continue
+		}
+		k := copy(p, c[off:])
+		p, n, off = p[k:], n+k, 0
+	}
+	return n
 }
 
 func (s *spool) halt(why string) {
@@ -99,7 +139,7 @@ func (s *spool) ReadAt(p []byte, off int64) (int, error) {
 	var n int
 	var err error
 	if s.f == nil {
-		n = copy(p, s.mem[off:])
+		n = s.readMem(p, off)
 	} else {
 		if err = s.w.Flush(); err != nil {
 			return 0, fmt.Errorf("temporary file of the pack: %w", err)
