@@ -70,27 +70,97 @@ func TestRefDeltaBaseLater(t *testing.T) {
 	wantKey(t, r, key, "x.pack!"+hexID(blobID(rebuilt)))
 }
 
-// TestEvictedBase: a base pushed out of the memory cap cannot be used;
-// the object is in the file, so that is an error (more memory would have
-// rebuilt it), and the bytes the delta inserts are still scanned.
-func TestEvictedBase(t *testing.T) {
-	key := rulestest.APIKey()
+// evictedPack is a pack whose delta's base is pushed out of a 300-byte
+// memory cap by the object between them; the key is in what the delta
+// inserts. It returns the pack and the rebuilt object's id.
+func evictedPack(key string) ([]byte, string) {
 	a := bytes.Repeat([]byte("a"), 200)
 	var b packBuilder
 	offA := b.blob(a)
 	b.blob(bytes.Repeat([]byte("b"), 200))
 	add := []byte("K=" + key + "\n")
 	b.ofsDelta(offA, deltaOf(200, uint64(100+len(add)), cp(0, 100), ins(add)))
-	r, err := decode(t, Decoder{MaxHeld: 300}, b.pack(-1), 0)
+	return b.pack(-1), hexID(blobID(append(a[:100:100], add...)))
+}
+
+// TestEvictedBase: a base pushed out of the memory cap is inflated again
+// from the pack's bytes, as git's index-pack does: the object is rebuilt
+// whole, the key found under its id, and nothing is lost.
+func TestEvictedBase(t *testing.T) {
+	key := rulestest.APIKey()
+	pack, id := evictedPack(key)
+	r, err := decode(t, Decoder{MaxHeld: 300}, pack, 0)
+	if err != nil || len(r.skips) != 0 {
+		t.Fatalf("Open: %v, coverage %v", err, r.skips)
+	}
+	wantKey(t, r, key, "x.pack!"+id)
+}
+
+// TestSpoolCap: past MaxSpool the pack's bytes are no longer kept, so a
+// base dropped from memory cannot be rebuilt: an error that says why, and
+// the bytes the delta inserts are still scanned.
+func TestSpoolCap(t *testing.T) {
+	key := rulestest.APIKey()
+	pack, _ := evictedPack(key)
+	r, err := decode(t, Decoder{MaxHeld: 300, MaxSpool: 64}, pack, 0)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	es := r.errors()
-	if len(es) != 1 || !strings.Contains(es[0].Reason, "no longer held") || !strings.HasPrefix(es[0].Path, "x.pack!@") {
-		t.Errorf("want one error naming the object whose base was evicted, got %v", r.skips)
+	if len(es) != 1 || !strings.Contains(es[0].Reason, "larger than the 64 bytes kept") || !strings.HasPrefix(es[0].Path, "x.pack!@") {
+		t.Errorf("want one error naming the delta and the spool cap, got %v", r.skips)
 	}
 	if got := r.keys()[key]; !strings.HasSuffix(got, "(inserted bytes)") {
 		t.Errorf("key found in %q, want the inserted bytes", got)
+	}
+}
+
+// TestReworkCap: the bytes inflated again to rebuild dropped bases are
+// capped per pack (a pack built to miss the cache costs bounded time);
+// past the cap a miss is an error.
+func TestReworkCap(t *testing.T) {
+	key := rulestest.APIKey()
+	pack, _ := evictedPack(key)
+	r, err := decode(t, Decoder{MaxHeld: 300, MaxRework: 100}, pack, 0)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if es := r.errors(); len(es) != 1 || !strings.Contains(es[0].Reason, "the cap") {
+		t.Errorf("want one error about the rework cap, got %v", r.skips)
+	}
+	if _, ok := r.keys()[key]; !ok {
+		t.Error("key in the inserted bytes not found")
+	}
+}
+
+// TestLongChainEvicted: a chain of 300 deltas, each on the one before,
+// read with memory for about one object, and bases requested out of
+// order (every delta after the first skips one back): every object is
+// rebuilt through its chain and every key found.
+func TestLongChainEvicted(t *testing.T) {
+	const n = 300
+	keys := make([]string, n)
+	var b packBuilder
+	base := bytes.Repeat([]byte("chain base line\n"), 10)
+	offs := []int64{b.blob(base)}
+	sizes := []int{len(base)}
+	for i := range n {
+		keys[i] = rulestest.APIKey()
+		add := []byte("K=" + keys[i] + "\n")
+		on := max(0, len(offs)-2) // two back: its base is never the last built
+		d := deltaOf(uint64(sizes[on]), uint64(len(base)+len(add)), cp(0, uint32(len(base))), ins(add))
+		offs = append(offs, b.ofsDelta(offs[on], d))
+		sizes = append(sizes, len(base)+len(add))
+	}
+	r, err := decode(t, Decoder{MaxHeld: 300}, b.pack(-1), 0)
+	if err != nil || len(r.skips) != 0 {
+		t.Fatalf("Open: %v, coverage %v", err, r.skips)
+	}
+	found := r.keys()
+	for i, k := range keys {
+		if p, ok := found[k]; !ok || strings.HasSuffix(p, "(inserted bytes)") {
+			t.Errorf("key %d found in %q, want its rebuilt object", i, p)
+		}
 	}
 }
 

@@ -20,13 +20,22 @@
 // Members' Encoding is "git-pack" for a pack and "git-bundle" for a bundle.
 //
 // Deltas (OFS_DELTA, REF_DELTA) are rebuilt against objects earlier in the
-// same pack (and REF_DELTA bases met later). Decoded objects are kept as
-// possible bases up to Decoder.MaxHeld bytes, least recently used first
-// out. A delta whose base is in the pack but no longer held is a coverage
-// error (a tool with more memory could rebuild it); a delta whose base is
-// not in the file at all (a thin pack, a bundle with prerequisites) is a
-// note, because no tool can rebuild it from this file. Either way the bytes
-// the delta itself inserts are scanned, as "<outer>!@<offset> (inserted
+// same pack (and REF_DELTA bases met later), as git's index-pack does:
+// every object of a healthy pack is rebuilt, whatever memory holds.
+// Decoded objects are kept as bases up to Decoder.MaxHeld bytes, least
+// recently used first out, and the pack's own compressed bytes are kept
+// as they pass (in memory up to MaxMemSpool, then in a temporary file in
+// os.TempDir(), removed after use, up to MaxSpool), with each entry's
+// offset, type and base. A base no longer held is inflated again from its
+// offset, down its chain of deltas (iteratively, at most 4096 deep) and
+// back up: a cache miss costs time, not coverage, and that time is capped
+// per pack by MaxRework. A delta waiting for a REF_DELTA base not met yet
+// is kept as its offset only. What still cannot be rebuilt is named:
+// a delta whose base is not in the file at all (a thin pack, a bundle with
+// prerequisites) is a note, because no tool can rebuild it from this
+// file; one whose base or result exceeds MaxHeld, or whose base lies past
+// MaxSpool or MaxRework, is a coverage error. Either way the bytes the
+// delta itself inserts are scanned, as "<outer>!@<offset> (inserted
 // bytes)": a key added by an edit is found even without its base.
 //
 // Damage (a truncated or corrupt pack or bundle) ends the read with an
@@ -63,11 +72,29 @@ const (
 // Decoder reads git packs and bundles. The zero value is ready to use.
 type Decoder struct {
 	scanner.NoSpans
-	// MaxHeld caps the bytes of decoded objects kept in memory per pack,
-	// as delta bases and as deltas waiting for a base; it is also the
-	// largest object rebuilt from a delta. Zero means DefaultMaxHeld.
+	// MaxHeld caps the bytes of decoded objects kept in memory per pack
+	// as delta bases (a base dropped from it is inflated again from the
+	// spool); it is also the largest object rebuilt from a delta. Zero
+	// means DefaultMaxHeld.
 	MaxHeld int64
+	// MaxMemSpool is how much of the pack's own (compressed) bytes is
+	// kept in memory for inflating objects again; beyond it they go to a
+	// temporary file in os.TempDir(), removed after use, up to MaxSpool
+	// bytes. Zero means DefaultMaxMemSpool and DefaultMaxSpool.
+	MaxMemSpool int64
+	MaxSpool    int64
+	// MaxRework caps, per pack, the bytes inflated and rebuilt again to
+	// recover bases dropped from memory: the time a hostile pack built to
+	// miss the cache can cost. Zero means DefaultMaxRework.
+	MaxRework int64
 }
+
+// Defaults for the spool and the rework a pack may cost.
+const (
+	DefaultMaxMemSpool = 64 << 20
+	DefaultMaxSpool    = 4 << 30
+	DefaultMaxRework   = 16 << 30
+)
 
 var (
 	packMagic = []byte("PACK")
@@ -92,11 +119,15 @@ func isPack(head []byte) bool {
 // Open implements scanner.Decoder: it reads the bundle header, if any,
 // then the pack, handing every object to m.
 func (d Decoder) Open(ctx context.Context, it scanner.Item, r io.Reader, m scanner.Members) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	max := orDefault(d.MaxHeld, DefaultMaxHeld)
+	sp := newSpool(r, orDefault(d.MaxMemSpool, DefaultMaxMemSpool), orDefault(d.MaxSpool, DefaultMaxSpool))
+	defer sp.close()
+	br := bufio.NewReaderSize(sp, 64<<10)
 	p := &pack{
 		ctx: ctx, m: m, parent: it, outer: outerPath(it),
-		encoding: EncodingPack, hashLen: 20,
-		held: newHeld(d.maxHeld()),
+		encoding: EncodingPack, hashLen: 20, max: max,
+		cache: newCache(max), wait: newWaitRoom(max / 4), spool: sp,
+		re: reread{max: orDefault(d.MaxRework, DefaultMaxRework)},
 	}
 	head, _ := br.Peek(len(bundleV2))
 	if !isPack(head) && (bytes.Equal(head, bundleV2) || bytes.Equal(head, bundleV3)) {
@@ -105,14 +136,15 @@ func (d Decoder) Open(ctx context.Context, it scanner.Item, r io.Reader, m scann
 			return err
 		}
 	}
+	p.packStart = sp.read - int64(br.Buffered())
 	return p.read(br)
 }
 
-func (d Decoder) maxHeld() int64 {
-	if d.MaxHeld > 0 {
-		return d.MaxHeld
+func orDefault(v, def int64) int64 {
+	if v > 0 {
+		return v
 	}
-	return DefaultMaxHeld
+	return def
 }
 
 // outerPath is the display path of the container: its Path, or for a git

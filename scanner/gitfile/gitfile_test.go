@@ -314,3 +314,90 @@ func TestBundleWithPrerequisites(t *testing.T) {
 		t.Errorf("key not found; members %v", r.paths())
 	}
 }
+
+// editedRepo commits 8 small files (under 1 KiB each), each edited 6
+// times with a new key per version, so git stores most versions as
+// deltas, chains of them. It returns the keys by the id of the blob that
+// holds them.
+func editedRepo(t *testing.T) (dir string, keys map[string]string) {
+	dir = newRepo(t)
+	keys = map[string]string{}
+	for v := range 6 {
+		for f := range 8 {
+			name := "conf" + strconv.Itoa(f) + ".txt"
+			k := rulestest.APIKey()
+			lines := strings.Split(filler(14+f), "\n")
+			lines[(v*3+f)%len(lines)] = "key=" + k
+			gittest.WriteFile(t, dir, name, strings.Join(lines, "\n"))
+			gittest.Must(t, dir, nil, "add", name)
+			gittest.Must(t, dir, nil, "commit", "-q", "-m", "edit "+name)
+			keys[gittest.Must(t, dir, nil, "rev-parse", "HEAD:"+name)] = k
+		}
+	}
+	return dir, keys
+}
+
+// wantAllRebuilt checks that every key is found in its own rebuilt blob
+// (not only in a delta's inserted bytes) and the pack left no coverage
+// entry.
+func wantAllRebuilt(t *testing.T, r *recorder, err error, keys map[string]string) {
+	t.Helper()
+	if err != nil || len(r.skips) != 0 {
+		t.Fatalf("Open: %v, coverage %v", err, r.skips)
+	}
+	for id, k := range keys {
+		wantKey(t, r, k, "x.pack!"+id)
+	}
+}
+
+// TestTinyCacheRealRepo: packs git wrote (OFS_DELTA from repack, REF_DELTA
+// from pack-objects without --delta-base-offset), read with 1 KiB for
+// delta bases, far less than their chains need: every base dropped from
+// memory is inflated again from the pack, every object is rebuilt, every
+// key found, and the scan is not partial.
+func TestTinyCacheRealRepo(t *testing.T) {
+	dir, keys := editedRepo(t)
+	ofs, _ := repackedPack(t, dir)
+	ref := gitOut(t, dir, "HEAD\n", "pack-objects", "-q", "--stdout", "--revs")
+	for _, c := range []struct {
+		name string
+		pack []byte
+		typ  plumbing.ObjectType
+	}{{"ofs", ofs, plumbing.OFSDeltaObject}, {"ref", ref, plumbing.REFDeltaObject}} {
+		t.Run(c.name, func(t *testing.T) {
+			if n := deltaTypes(t, c.pack)[c.typ]; n < 20 {
+				t.Fatalf("fixture: only %d %v entries", n, c.typ)
+			}
+			r, err := decode(t, Decoder{MaxHeld: 1 << 10}, c.pack, 0)
+			wantAllRebuilt(t, r, err, keys)
+		})
+	}
+}
+
+// TestSpoolToFile: a pack larger than MaxMemSpool is kept in a temporary
+// file in os.TempDir() to rebuild bases from; the file is removed after
+// use.
+func TestSpoolToFile(t *testing.T) {
+	dir, keys := editedRepo(t)
+	pack, _ := repackedPack(t, dir)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	r, err := decode(t, Decoder{MaxHeld: 1 << 10, MaxMemSpool: 4 << 10}, pack, 0)
+	wantAllRebuilt(t, r, err, keys)
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("temporary files left behind: %v", left)
+	}
+}
+
+// TestTinyCacheBundle: the same through a bundle, whose pack starts after
+// its header: offsets in the kept bytes are the pack's.
+func TestTinyCacheBundle(t *testing.T) {
+	dir, keys := editedRepo(t)
+	gittest.Must(t, dir, nil, "bundle", "create", "-q", "repo.bundle", "--all")
+	data, err := os.ReadFile(filepath.Join(dir, "repo.bundle"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := decode(t, Decoder{MaxHeld: 1 << 10}, data, 0)
+	wantAllRebuilt(t, r, err, keys)
+}

@@ -2,165 +2,231 @@ package gitfile
 
 import (
 	"container/list"
+	"encoding/binary"
 	"sort"
 )
 
-// maxSeen bounds how many objects' offsets and ids are remembered to tell
-// "this base was in the pack but is no longer held" (an error: more
-// memory would rebuild it) from "this base is not in the file" (a thin
-// pack: a note). 8M objects cost 224 MB; past that an unknown base is
-// reported as an error, the safe side.
-const maxSeen = 8 << 20
+// maxEntries bounds how many objects of one pack are recorded (offset,
+// type, base, id: about 80 bytes each), so that any of them can be
+// inflated again when a delta needs it as a base. 4M objects cost about
+// 320 MB; past that, a delta whose base is not in memory is an error.
+const maxEntries = 4 << 20
 
-// object is one decoded object kept as a possible delta base.
+// object is one decoded object kept in memory as a possible delta base.
 type object struct {
 	off  int64
-	id   string // raw id bytes
 	typ  objType
 	data []byte
 	el   *list.Element
 }
 
-// pending is a delta whose base is not held: a REF_DELTA whose base may
-// come later in the pack (base), or an OFS_DELTA whose base is itself a
-// waiting delta (baseOff).
+// cache holds decoded objects up to max bytes, least recently used first
+// out: what it holds costs no time to use as a base; what it dropped is
+// inflated again from the spool.
+type cache struct {
+	max, size int64
+	lru       *list.List // of *object, oldest first
+	byOff     map[int64]*object
+}
+
+func newCache(max int64) *cache {
+	return &cache{max: max, lru: list.New(), byOff: map[int64]*object{}}
+}
+
+// keep holds o if it fits, evicting the least recently used objects.
+func (c *cache) keep(o *object) {
+	n := int64(len(o.data))
+	if n > c.max || c.byOff[o.off] != nil {
+		return
+	}
+	for c.size+n > c.max {
+		old := c.lru.Front().Value.(*object)
+		c.lru.Remove(old.el)
+		delete(c.byOff, old.off)
+		c.size -= int64(len(old.data))
+	}
+	o.el = c.lru.PushBack(o)
+	c.byOff[o.off] = o
+	c.size += n
+}
+
+// at returns the held object at off, marking it recently used.
+func (c *cache) at(off int64) *object {
+	o := c.byOff[off]
+	if o != nil {
+		c.lru.MoveToBack(o.el)
+	}
+	return o
+}
+
+// state is what became of a pack entry.
+type state uint8
+
+const (
+	stReading  state = iota // being read
+	stBuilt                 // decoded (and scanned); its id is known
+	stWaiting               // a delta waiting for its base
+	stLost                  // could not be rebuilt, for a reason an error names
+	stLostThin              // could not be rebuilt: its base is not in the file
+)
+
+// entry is what is recorded of each object of the pack as it passes.
+type entry struct {
+	off  int64  // where the entry starts
+	base int64  // a delta's base entry offset (-1: a REF_DELTA's base not met)
+	size uint64 // declared inflated size (of the delta, for a delta)
+	hdr  uint8  // header length: the zlib stream starts at off+hdr
+	typ  objType
+	kind objType // the object's type, once built
+	st   state
+}
+
+// index records every entry of the pack, in pack order (offsets grow),
+// and the ids of those built, up to maxEntries.
+type index struct {
+	hashLen int
+	entries []entry
+	ids     []byte           // hashLen bytes per entry, zero until built
+	byID    map[uint64]int32 // by the id's first 8 bytes
+	collide map[string]int32 // ids whose first 8 bytes were taken
+	full    bool
+}
+
+func newIndex(hashLen int) *index {
+	return &index{hashLen: hashLen, byID: map[uint64]int32{}, collide: map[string]int32{}}
+}
+
+// add records an entry and returns its number, -1 past maxEntries.
+func (x *index) add(e entry) int32 {
+	if len(x.entries) >= maxEntries {
+		x.full = true
+		return -1
+	}
+	x.entries = append(x.entries, e)
+	x.ids = append(x.ids, make([]byte, x.hashLen)...)
+	return int32(len(x.entries) - 1)
+}
+
+// at returns the number of the entry starting at off, -1 when none is
+// recorded there.
+func (x *index) at(off int64) int32 {
+	i := sort.Search(len(x.entries), func(i int) bool { return x.entries[i].off >= off })
+	if i < len(x.entries) && x.entries[i].off == off {
+		return int32(i)
+	}
+	return -1
+}
+
+// past reports whether off lies beyond the recorded entries of a full
+// index (so an object there may exist, unrecorded).
+func (x *index) past(off int64) bool {
+	return x.full && (len(x.entries) == 0 || off > x.entries[len(x.entries)-1].off)
+}
+
+// built records that entry i was decoded as an object of type kind with
+// id (raw bytes).
+func (x *index) built(i int32, kind objType, id string) {
+	if i < 0 {
+		return
+	}
+	e := &x.entries[i]
+	e.st, e.kind = stBuilt, kind
+	if len(id) != x.hashLen {
+		return
+	}
+	copy(x.ids[int(i)*x.hashLen:], id)
+	k := binary.BigEndian.Uint64([]byte(id[:8]))
+	if j, ok := x.byID[k]; !ok {
+		x.byID[k] = i
+	} else if x.id(j) != id {
+		x.collide[id] = i
+	}
+}
+
+// id returns entry i's id, raw.
+func (x *index) id(i int32) string {
+	return string(x.ids[int(i)*x.hashLen : int(i+1)*x.hashLen])
+}
+
+// withID returns the number of the built entry with id, -1 when none.
+func (x *index) withID(id string) int32 {
+	if len(id) != x.hashLen {
+		return -1
+	}
+	if j, ok := x.byID[binary.BigEndian.Uint64([]byte(id[:8]))]; ok && x.id(j) == id {
+		return j
+	}
+	if j, ok := x.collide[id]; ok {
+		return j
+	}
+	return -1
+}
+
+// pending is a delta whose base is not built yet: a REF_DELTA whose base
+// may come later in the pack (base), or a delta whose base is itself a
+// waiting delta (baseOff). delta holds its bytes only when the spool does
+// not (they are inflated again when the base is met).
 type pending struct {
+	idx     int32
 	off     int64
 	base    string
 	baseOff int64
 	delta   []byte
 }
 
-// held is the bounded memory of one pack: decoded objects, least recently
-// used first out, and REF_DELTAs waiting for a base that may come later.
-type held struct {
+// waitRoom holds the waiting deltas. Those the spool covers cost their
+// record only; the bytes of the others are capped at max.
+type waitRoom struct {
 	max, size int64
-	lru       *list.List // of *object, oldest first
-	byOff     map[int64]*object
-	byID      map[string]*object
-
-	waiting     map[string][]pending // by base id
-	waitOff     map[int64][]pending  // by base offset
-	waitingAt   map[int64]pending    // every waiting delta, by its offset
-	waitingSize int64
-
-	// seenOff and seenIDs record every object read, in pack order
-	// (offsets grow), up to maxSeen; overflow is set past that.
-	seenOff  []int64
-	seenIDs  []byte
-	overflow bool
+	byID      map[string][]pending // by base id
+	byOff     map[int64][]pending  // by base offset
+	at        map[int64]pending    // every waiting delta, by its offset
 }
 
-func newHeld(max int64) *held {
-	return &held{max: max, lru: list.New(), byOff: map[int64]*object{}, byID: map[string]*object{},
-		waiting: map[string][]pending{}, waitOff: map[int64][]pending{}, waitingAt: map[int64]pending{}}
+func newWaitRoom(max int64) *waitRoom {
+	return &waitRoom{max: max, byID: map[string][]pending{}, byOff: map[int64][]pending{}, at: map[int64]pending{}}
 }
 
-// seen records that an object started at off (id may be empty when it
-// could not be computed).
-func (h *held) seen(off int64, id string, hashLen int) {
-	if len(h.seenOff) >= maxSeen {
-		h.overflow = true
-		return
-	}
-	h.seenOff = append(h.seenOff, off)
-	if id == "" {
-		id = string(make([]byte, hashLen))
-	}
-	h.seenIDs = append(h.seenIDs, id...)
-}
-
-// wasAt reports whether an object started at off.
-func (h *held) wasAt(off int64) bool {
-	i := sort.Search(len(h.seenOff), func(i int) bool { return h.seenOff[i] >= off })
-	return i < len(h.seenOff) && h.seenOff[i] == off
-}
-
-// keep holds o if it fits, evicting the least recently used objects.
-func (h *held) keep(o *object) {
-	n := int64(len(o.data))
-	if n > h.max {
-		return
-	}
-	for h.size+n > h.max {
-		h.drop(h.lru.Front().Value.(*object))
-	}
-	o.el = h.lru.PushBack(o)
-	h.byOff[o.off] = o
-	if o.id != "" {
-		h.byID[o.id] = o
-	}
-	h.size += n
-}
-
-func (h *held) drop(o *object) {
-	h.lru.Remove(o.el)
-	delete(h.byOff, o.off)
-	if h.byID[o.id] == o {
-		delete(h.byID, o.id)
-	}
-	h.size -= int64(len(o.data))
-}
-
-// at returns the held object at off, marking it recently used.
-func (h *held) at(off int64) *object { return h.touch(h.byOff[off]) }
-
-// withID returns the held object with id, marking it recently used.
-func (h *held) withID(id string) *object { return h.touch(h.byID[id]) }
-
-func (h *held) touch(o *object) *object {
-	if o != nil {
-		h.lru.MoveToBack(o.el)
-	}
-	return o
-}
-
-// wait keeps a delta until its base is met; false when the waiting room
-// (a quarter of max) is full.
-func (h *held) wait(p pending) bool {
-	n := int64(len(p.delta))
-	if h.waitingSize+n > h.max/4 {
+// add keeps d until its base is met; false when its bytes do not fit.
+func (w *waitRoom) add(d pending) bool {
+	n := int64(len(d.delta))
+	if w.size+n > w.max {
 		return false
 	}
-	if p.base != "" {
-		h.waiting[p.base] = append(h.waiting[p.base], p)
+	if d.base != "" {
+		w.byID[d.base] = append(w.byID[d.base], d)
 	} else {
-		h.waitOff[p.baseOff] = append(h.waitOff[p.baseOff], p)
+		w.byOff[d.baseOff] = append(w.byOff[d.baseOff], d)
 	}
-	h.waitingAt[p.off] = p
-	h.waitingSize += n
+	w.at[d.off] = d
+	w.size += n
 	return true
 }
 
-// waitsAt reports whether the delta at off is waiting for its base.
-func (h *held) waitsAt(off int64) bool {
-	_, ok := h.waitingAt[off]
-	return ok
-}
-
-// waitingFor removes and returns the deltas waiting for the object with
-// id at off.
-func (h *held) waitingFor(id string, off int64) []pending {
-	ps := append(h.waiting[id], h.waitOff[off]...)
-	delete(h.waiting, id)
-	delete(h.waitOff, off)
+// release removes and returns the deltas waiting for the object with id
+// at off.
+func (w *waitRoom) release(id string, off int64) []pending {
+	ps := append(w.byID[id], w.byOff[off]...)
+	delete(w.byID, id)
+	delete(w.byOff, off)
 	for _, p := range ps {
-		delete(h.waitingAt, p.off)
-		h.waitingSize -= int64(len(p.delta))
+		delete(w.at, p.off)
+		w.size -= int64(len(p.delta))
 	}
 	return ps
 }
 
-// drain removes and returns every waiting delta.
-func (h *held) drain() []pending {
-	all := make([]pending, 0, len(h.waitingAt))
-	for _, p := range h.waitingAt {
+// drain removes and returns every waiting delta, in pack order.
+func (w *waitRoom) drain() []pending {
+	all := make([]pending, 0, len(w.at))
+	for _, p := range w.at {
 		all = append(all, p)
 	}
-	clear(h.waiting)
-	clear(h.waitOff)
-	clear(h.waitingAt)
-	h.waitingSize = 0
+	sort.Slice(all, func(i, j int) bool { return all[i].off < all[j].off })
+	clear(w.byID)
+	clear(w.byOff)
+	clear(w.at)
+	w.size = 0
 	return all
 }
 
@@ -168,10 +234,10 @@ func (h *held) drain() []pending {
 // waiting deltas waits for ("" when the chain is broken). OFS_DELTA bases
 // lie before their delta, so chains have no cycles; each delta is walked
 // once.
-func (h *held) roots() map[int64]string {
-	out := make(map[int64]string, len(h.waitingAt))
+func (w *waitRoom) roots() map[int64]string {
+	out := make(map[int64]string, len(w.at))
 	var path []int64
-	for _, d := range h.waitingAt {
+	for _, d := range w.at {
 		path = path[:0]
 		root := ""
 		for {
@@ -184,7 +250,7 @@ func (h *held) roots() map[int64]string {
 				root = d.base
 				break
 			}
-			next, ok := h.waitingAt[d.baseOff]
+			next, ok := w.at[d.baseOff]
 			if !ok || next.off >= d.off {
 				break
 			}
@@ -195,17 +261,4 @@ func (h *held) roots() map[int64]string {
 		}
 	}
 	return out
-}
-
-// inPack reports, for the bases still waited for at the end of the pack,
-// whether an object with that id was read (so it was in the pack but is
-// no longer held). known is false when the record overflowed.
-func (h *held) inPack(hashLen int) (in map[string]bool, known bool) {
-	in = map[string]bool{}
-	for i := 0; i+hashLen <= len(h.seenIDs); i += hashLen {
-		if _, ok := h.waiting[string(h.seenIDs[i:i+hashLen])]; ok {
-			in[string(h.seenIDs[i:i+hashLen])] = true
-		}
-	}
-	return in, !h.overflow
 }

@@ -71,8 +71,16 @@ type pack struct {
 	parent   scanner.Item
 	outer    string
 	encoding string
-	hashLen  int // 20 (SHA-1) or 32 (SHA-256)
-	held     *held
+	hashLen  int   // 20 (SHA-1) or 32 (SHA-256)
+	max      int64 // Decoder.MaxHeld
+
+	cache *cache
+	index *index
+	wait  *waitRoom
+	// spool keeps the stream's bytes; the pack starts at packStart in it.
+	spool     *spool
+	packStart int64
+	re        reread
 
 	c *counter
 	z io.ReadCloser // reused zlib reader
@@ -81,7 +89,7 @@ type pack struct {
 	// whole, so reading went on; it is returned at the end.
 	harm  error
 	lost  lostLog
-	queue []pending // deltas whose base was just met, to rebuild
+	queue []pending // deltas whose base was just met (or lost), to resolve
 	count uint32
 	done  uint32
 }
@@ -89,6 +97,7 @@ type pack struct {
 // read reads the pack from its header to its trailer.
 func (p *pack) read(br *bufio.Reader) error {
 	p.c = &counter{r: br}
+	p.index = newIndex(p.hashLen)
 	var hdr [12]byte
 	if _, err := io.ReadFull(p.c, hdr[:]); err != nil {
 		return readErr("pack header", err)
@@ -125,30 +134,36 @@ func (p *pack) located(err error) error {
 	return err
 }
 
-// object reads one pack entry.
+// object reads one pack entry, recording it in the index first.
 func (p *pack) object() error {
 	off := p.c.n
 	typ, size, err := p.entryHeader()
 	if err != nil {
 		return err
 	}
+	e := entry{off: off, base: -1, size: size, typ: typ}
+	var id string
 	switch typ {
 	case typCommit, typTree, typBlob, typTag:
-		return p.whole(off, typ, size)
 	case typOfsDelta:
-		baseOff, err := p.ofsBase(off)
-		if err != nil {
+		if e.base, err = p.ofsBase(off); err != nil {
 			return err
 		}
-		return p.delta(off, size, "", baseOff)
 	case typRefDelta:
-		id := make([]byte, p.hashLen)
-		if _, err := io.ReadFull(p.c, id); err != nil {
+		raw := make([]byte, p.hashLen)
+		if _, err := io.ReadFull(p.c, raw); err != nil {
 			return readErr("delta base id", err)
 		}
-		return p.delta(off, size, string(id), 0)
+		id = string(raw)
+	default:
+		return damaged("corrupt git pack: object of invalid type %d", typ)
 	}
-	return damaged("corrupt git pack: object of invalid type %d", typ)
+	e.hdr = uint8(p.c.n - off)
+	i := p.index.add(e)
+	if typ == typOfsDelta || typ == typRefDelta {
+		return p.delta(pending{idx: i, off: off, base: id, baseOff: e.base}, size)
+	}
+	return p.whole(i, off, typ, size)
 }
 
 // entryHeader reads an entry's type and inflated size.
@@ -287,10 +302,10 @@ func (p *pack) hasher(typ objType, size uint64) hash.Hash {
 
 // whole reads a non-delta object: held in memory and named by its id when
 // it fits the cap, streamed to the engine and named by its offset when not.
-func (p *pack) whole(off int64, typ objType, size uint64) error {
+func (p *pack) whole(i int32, off int64, typ objType, size uint64) error {
 	h := p.hasher(typ, size)
-	if size > uint64(p.held.max) {
-		return p.stream(off, typ, size, h)
+	if size > uint64(p.max) {
+		return p.stream(i, off, typ, size, h)
 	}
 	data, err := p.inflate(size, h)
 	if err != nil {
@@ -301,11 +316,11 @@ func (p *pack) whole(off int64, typ objType, size uint64) error {
 		}
 		return err
 	}
-	return p.found(&object{off: off, id: string(h.Sum(nil)), typ: typ, data: data})
+	return p.found(i, string(h.Sum(nil)), &object{off: off, typ: typ, data: data})
 }
 
 // stream hands an object too large to hold to the engine as it inflates.
-func (p *pack) stream(off int64, typ objType, size uint64, h hash.Hash) error {
+func (p *pack) stream(i int32, off int64, typ objType, size uint64, h hash.Hash) error {
 	b, err := p.open(size, h)
 	if err != nil {
 		return err
@@ -331,27 +346,29 @@ func (p *pack) stream(off int64, typ objType, size uint64, h hash.Hash) error {
 	if _, err := io.Copy(io.Discard, b); err != nil {
 		return err
 	}
-	p.held.seen(off, string(h.Sum(nil)), p.hashLen)
+	id := string(h.Sum(nil))
+	p.index.built(i, typ, id)
+	p.release(id, off)
 	return nil
 }
 
-// found scans a decoded object, holds it as a possible base, and rebuilds
+// found scans a decoded object, holds it as a possible base, and queues
 // the deltas that were waiting for it.
-func (p *pack) found(o *object) error {
-	p.held.seen(o.off, o.id, p.hashLen)
-	p.held.keep(o)
-	if err := p.emit(p.name(o), o.typ, o.data); err != nil {
+func (p *pack) found(i int32, id string, o *object) error {
+	p.index.built(i, o.typ, id)
+	p.cache.keep(o)
+	if err := p.emit(p.name(id, o.typ), o.typ, o.data); err != nil {
 		return err
 	}
-	p.release(o)
+	p.release(id, o.off)
 	return nil
 }
 
 // name is the display path of a decoded object.
-func (p *pack) name(o *object) string {
-	s := p.outer + "!" + hex.EncodeToString([]byte(o.id))
-	if o.typ != typBlob {
-		s += " (" + o.typ.String() + ")"
+func (p *pack) name(id string, typ objType) string {
+	s := p.outer + "!" + hex.EncodeToString([]byte(id))
+	if typ != typBlob {
+		s += " (" + typ.String() + ")"
 	}
 	return s
 }

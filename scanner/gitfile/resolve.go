@@ -5,16 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
-// delta reads a delta entry at off against base id (REF_DELTA) or the
-// entry at baseOff (OFS_DELTA), and rebuilds the object when its base is
-// held; otherwise the delta waits for its base, or is given up.
-func (p *pack) delta(off int64, size uint64, id string, baseOff int64) error {
-	if size > uint64(p.held.max) {
+// delta reads a delta entry and resolves it.
+func (p *pack) delta(d pending, size uint64) error {
+	if size > uint64(p.max) {
 		// Read through to reach the next entry; nothing can be built.
 		b, err := p.open(size, nil)
 		if err == nil {
@@ -23,49 +20,128 @@ func (p *pack) delta(off int64, size uint64, id string, baseOff int64) error {
 		if err != nil {
 			return err
 		}
-		p.held.seen(off, "", p.hashLen)
-		p.lose(off, false, fmt.Sprintf("is a %d-byte delta, over the memory cap of %d bytes for delta bases: not rebuilt, not scanned", size, p.held.max))
+		p.drop(d, stLost)
+		p.lose(d.off, false, fmt.Sprintf("is a %d-byte delta, over the memory cap of %d bytes for delta bases: not rebuilt, not scanned", size, p.max))
 		return nil
 	}
 	delta, err := p.inflate(size, nil)
 	if err != nil {
 		return err
 	}
-	var base *object
-	if id != "" {
-		base = p.held.withID(id)
-	} else {
-		base = p.held.at(baseOff)
-	}
-	if base != nil {
-		return p.rebuild(off, base, delta)
-	}
-	p.held.seen(off, "", p.hashLen)
-	return p.unresolved(pending{off: off, base: id, baseOff: baseOff, delta: delta})
+	d.delta = delta
+	return p.resolve(d)
 }
 
-// unresolved handles a delta whose base is not held now.
-func (p *pack) unresolved(d pending) error {
-	switch {
-	case d.base != "" || p.held.waitsAt(d.baseOff):
-		// The base may come later (REF_DELTA), or is itself waiting.
-		if p.held.wait(d) {
-			return nil
+// resolve rebuilds delta d when its base is built (held in memory, or
+// rebuilt from the spool), makes it wait when its base may still come,
+// and gives it up otherwise.
+func (p *pack) resolve(d pending) error {
+	if d.base != "" {
+		bi := p.index.withID(d.base)
+		if bi < 0 {
+			// The base may come later, or never (a thin pack).
+			return p.park(d)
 		}
-		return p.giveUp(d, false, "is a delta whose base is not held, and the deltas waiting for a base reached the memory cap")
-	case p.held.wasAt(d.baseOff) || p.held.overflow:
-		return p.giveUp(d, false, fmt.Sprintf("is a delta against the object at offset %d, which is in the pack but no longer held (memory cap of %d bytes for delta bases)", d.baseOff, p.held.max))
+		d.baseOff = p.index.entries[bi].off
+		if d.idx >= 0 {
+			p.index.entries[d.idx].base = d.baseOff
+		}
 	}
-	p.harmed(damaged("corrupt git pack: delta at offset %d names a base at offset %d where no object starts", d.off, d.baseOff))
-	return p.inserted(d)
+	base, m := p.baseAt(d.baseOff)
+	switch {
+	case base != nil:
+		return p.rebuild(d, base)
+	case m.wait:
+		return p.park(d)
+	case m.damage:
+		return p.corrupt(d, damaged("corrupt git pack: delta at offset %d names a base at offset %d where no object starts", d.off, d.baseOff))
+	}
+	return p.giveUp(d, m.thin, m.why)
+}
+
+// miss is why a base could not be had now: it is a delta still waiting,
+// no object starts there (damage), or it cannot be rebuilt (why; thin
+// when its own chain leads out of the file).
+type miss struct {
+	wait, damage, thin bool
+	why                string
+}
+
+// baseAt returns the object at off as a base: from memory, or rebuilt
+// from the spool when memory no longer holds it.
+func (p *pack) baseAt(off int64) (*object, miss) {
+	if o := p.cache.at(off); o != nil {
+		return o, miss{}
+	}
+	i := p.index.at(off)
+	if i < 0 {
+		if p.index.past(off) {
+			return nil, miss{why: fmt.Sprintf("is a delta against the object at offset %d, which is not held in memory, and lies past the first %d objects, whose place is all the decoder records", off, maxEntries)}
+		}
+		return nil, miss{damage: true}
+	}
+	switch p.index.entries[i].st {
+	case stWaiting:
+		return nil, miss{wait: true}
+	case stLostThin:
+		return nil, miss{thin: true, why: fmt.Sprintf("is a delta against the object at offset %d, itself a delta against a base not in this file (a thin pack): only the bytes the delta inserts were scanned", off)}
+	case stLost:
+		return nil, miss{why: fmt.Sprintf("is a delta against the object at offset %d, which could not be rebuilt: only the bytes the delta inserts were scanned", off)}
+	case stReading:
+		return nil, miss{damage: true}
+	}
+	o, err := p.rebuildAt(i)
+	if err != nil {
+		return nil, miss{why: fmt.Sprintf("is a delta against the object at offset %d, which is not held in memory and could not be rebuilt (%v): only the bytes the delta inserts were scanned", off, err)}
+	}
+	return o, miss{}
+}
+
+// park makes d wait for its base. A delta the spool covers waits as its
+// record only; its bytes are inflated again when the base is met.
+func (p *pack) park(d pending) error {
+	if d.idx >= 0 && p.spool.has(p.packStart+p.entryEnd(d.idx)) {
+		d.delta = nil
+	}
+	if p.wait.add(d) {
+		p.setState(d.idx, stWaiting)
+		return nil
+	}
+	return p.giveUp(d, false, "is a delta whose base is not met yet, and the deltas waiting for a base reached the memory cap")
+}
+
+// setState records what became of entry i (when it is recorded).
+func (p *pack) setState(i int32, st state) {
+	if i >= 0 {
+		p.index.entries[i].st = st
+	}
+}
+
+// drop records that d will not be built, and queues the deltas waiting
+// for it, which then inherit its fate.
+func (p *pack) drop(d pending, st state) {
+	p.setState(d.idx, st)
+	p.release("", d.off)
 }
 
 // giveUp records a delta that cannot be rebuilt and scans what it inserts.
 // thin is set when the base is not in the file: no tool could rebuild it
-// from this file, so it is a note; otherwise it is an error, since the
-// object is in the file and more memory would have rebuilt it.
+// from this file, so it is a note; otherwise it is an error.
 func (p *pack) giveUp(d pending, thin bool, why string) error {
+	st := stLost
+	if thin {
+		st = stLostThin
+	}
+	p.drop(d, st)
 	p.lose(d.off, thin, why)
+	return p.inserted(d)
+}
+
+// corrupt records a delta that is damaged: the damage is returned at the
+// end, and what the delta inserts is scanned.
+func (p *pack) corrupt(d pending, err error) error {
+	p.drop(d, stLost)
+	p.harmed(err)
 	return p.inserted(d)
 }
 
@@ -73,9 +149,14 @@ func (p *pack) giveUp(d pending, thin bool, why string) error {
 // inserts them next to each other and cut by a newline where it copies
 // from its base, so a key added by an edit is found without the base.
 func (p *pack) inserted(d pending) error {
+	delta, err := p.deltaBytes(d)
+	if err != nil {
+		p.lose(d.off, false, fmt.Sprintf("is a delta whose bytes could not be inflated again (%v): not scanned", err))
+		return nil
+	}
 	var out []byte
 	copied := false
-	_, err := walkDelta(d.delta, deltaBaseSize(d.delta), func(b []byte) {
+	_, err = walkDelta(delta, deltaBaseSize(delta), func(b []byte) {
 		switch {
 		case b == nil:
 			copied = true
@@ -106,58 +187,54 @@ func deltaBaseSize(delta []byte) uint64 {
 	return n
 }
 
-// rebuild builds the object at off from its base and delta. The delta is
+// rebuild builds the object d describes from its base. The delta is
 // checked first and its result size compared with the cap, before any
 // allocation: a delta declaring gigabytes, or a chain of deltas each
 // multiplying its base, costs at most the cap per object, and everything
 // built is scanned (so charged to the engine's budget).
-func (p *pack) rebuild(off int64, base *object, delta []byte) error {
-	d := pending{off: off, delta: delta}
+func (p *pack) rebuild(d pending, base *object) error {
+	delta, err := p.deltaBytes(d)
+	if err != nil {
+		d.delta = nil
+		p.drop(d, stLost)
+		p.lose(d.off, false, fmt.Sprintf("is a delta whose bytes could not be inflated again (%v): not rebuilt, not scanned", err))
+		return nil
+	}
+	d.delta = delta
 	result, err := walkDelta(delta, uint64(len(base.data)), nil)
 	if err != nil {
-		p.held.seen(off, "", p.hashLen)
-		p.harmed(damaged("corrupt git pack: delta at offset %d: %v", off, err))
-		return p.inserted(d)
+		return p.corrupt(d, damaged("corrupt git pack: delta at offset %d: %v", d.off, err))
 	}
-	if result > uint64(p.held.max) {
-		p.held.seen(off, "", p.hashLen)
-		return p.giveUp(d, false, fmt.Sprintf("is a delta whose result is %d bytes, over the memory cap of %d bytes: not rebuilt, only its inserted bytes scanned", result, p.held.max))
+	if result > uint64(p.max) {
+		return p.giveUp(d, false, fmt.Sprintf("is a delta whose result is %d bytes, over the memory cap of %d bytes: not rebuilt, only its inserted bytes scanned", result, p.max))
 	}
 	data, err := applyDelta(base.data, delta)
 	if err != nil {
-		p.held.seen(off, "", p.hashLen)
-		p.harmed(damaged("corrupt git pack: delta at offset %d: %v", off, err))
-		return p.inserted(d)
+		return p.corrupt(d, damaged("corrupt git pack: delta at offset %d: %v", d.off, err))
 	}
 	h := p.hasher(base.typ, uint64(len(data)))
 	h.Write(data)
-	return p.found(&object{off: off, id: string(h.Sum(nil)), typ: base.typ, data: data})
+	return p.found(d.idx, string(h.Sum(nil)), &object{off: d.off, typ: base.typ, data: data})
 }
 
-// release queues the deltas that waited for o. They are rebuilt by
+// release queues the deltas that waited for the object with id at off
+// (id is empty when that object will not be built). They are resolved by
 // rebuildQueued, in a loop rather than by recursion: a chain of waiting
 // deltas may be long.
-func (p *pack) release(o *object) {
-	for _, d := range p.held.waitingFor(o.id, o.off) {
-		d.baseOff = o.off
-		p.queue = append(p.queue, d)
+func (p *pack) release(id string, off int64) {
+	if len(p.wait.at) == 0 {
+		return
 	}
+	p.queue = append(p.queue, p.wait.release(id, off)...)
 }
 
-// rebuildQueued rebuilds the released deltas against their base, looked
-// up again (not kept alive by the queue, so memory stays within the cap).
+// rebuildQueued resolves the released deltas; their base is looked up
+// again (not kept alive by the queue, so memory stays within the cap).
 func (p *pack) rebuildQueued() error {
 	for len(p.queue) > 0 {
 		d := p.queue[len(p.queue)-1]
 		p.queue = p.queue[:len(p.queue)-1]
-		base := p.held.at(d.baseOff)
-		if base == nil {
-			if err := p.giveUp(d, false, fmt.Sprintf("is a delta whose base (at offset %d) was rebuilt but could not be held (memory cap of %d bytes)", d.baseOff, p.held.max)); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.rebuild(d.off, base, d.delta); err != nil {
+		if err := p.resolve(d); err != nil {
 			return err
 		}
 	}
@@ -172,15 +249,19 @@ func (p *pack) harmed(err error) {
 	}
 }
 
-// finish gives up the deltas still waiting for a base at the end of the
-// pack (thin when their base was never read), then returns err.
-// A stop for another reason (the budget spent, the scan cancelled) ends
-// the read at once: nothing more may be handed to the engine.
+// finish resolves what is queued, gives up the deltas still waiting for
+// a base at the end of the pack (thin when their base was never read),
+// then returns err. A stop for another reason (the budget spent, the scan
+// cancelled) ends the read at once: nothing more may be handed to the
+// engine.
 func (p *pack) finish(err error) error {
 	if err != nil && !errors.Is(err, scanner.ErrMalformed) {
 		return err
 	}
-	if len(p.held.waitingAt) > 0 {
+	if qerr := p.rebuildQueued(); qerr != nil {
+		return qerr
+	}
+	if len(p.wait.at) > 0 {
 		if ferr := p.giveUpWaiting(); ferr != nil {
 			return ferr
 		}
@@ -189,20 +270,20 @@ func (p *pack) finish(err error) error {
 	return err
 }
 
+// giveUpWaiting gives up the deltas whose base was never met: the pack is
+// thin (or cut short). When the index is full, a base may have been met
+// unrecorded, so that is an error, the safe side.
 func (p *pack) giveUpWaiting() error {
-	in, known := p.held.inPack(p.hashLen)
-	roots := p.held.roots()
-	all := p.held.drain()
-	sort.Slice(all, func(i, j int) bool { return all[i].off < all[j].off })
-	for _, d := range all {
+	roots := p.wait.roots()
+	for _, d := range p.wait.drain() {
 		root := roots[d.off]
-		if root == "" || (known && !in[root]) {
-			if err := p.giveUp(d, true, thinReason(root, p.done < p.count)); err != nil {
+		if p.index.full {
+			if err := p.giveUp(d, false, fmt.Sprintf("is a delta against %s, which is not among the first %d objects of the pack, whose ids are all the decoder records: only the bytes the delta inserts were scanned", hex.EncodeToString([]byte(root)), maxEntries)); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := p.giveUp(d, false, fmt.Sprintf("is a delta against %s, which is in the pack but was not held (memory cap of %d bytes for delta bases)", hex.EncodeToString([]byte(root)), p.held.max)); err != nil {
+		if err := p.giveUp(d, true, thinReason(root, p.done < p.count)); err != nil {
 			return err
 		}
 	}
