@@ -468,16 +468,7 @@ const (
 	// of gateStride, because gateStride+gateLen-1 <= minB64Run-1.
 	gateStride = 96
 	gateLen    = 16
-	// maxB64Chars bounds how much is decoded around a literal: up to 3
-	// bytes of context before the key's quantum, 2 before the 'x' in it,
-	// the longest key and the byte after it — 96 bytes, 128 characters.
-	maxB64Chars = 128
 )
-
-// hasZero is non-zero when a lane of x is zero.
-func hasZero(x uint64) uint64 {
-	return (x - lsb) &^ x & msb
-}
 
 // clean16 reports whether none of the 16 bytes at w[i:] rules out a run of
 // base64 (see mayBeBase64). The caller guarantees i+16 <= len(w).

@@ -19,13 +19,6 @@ var corpus = sync.OnceValue(func() []byte {
 	return c
 })
 
-// corpusFiles lists realistic key-free text: the Go distribution's own
-// sources (testdata excluded), up to corpusSize bytes.
-var corpusFiles = sync.OnceValue(func() []string {
-	files, _ := rulestest.GoSourceFiles(corpusSize)
-	return files
-})
-
 func loadCorpus(b *testing.B) []byte {
 	c := corpus()
 	if len(c) < corpusSize/2 {

@@ -33,7 +33,6 @@ import (
 	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/storage/filesystem"
 
-	"github.com/xaiscan/xaiscan/rules"
 	"github.com/xaiscan/xaiscan/scanner"
 )
 
@@ -518,5 +517,3 @@ func (s *Source) loadKnownTrees(feed scanner.Feed) {
 		}
 	}
 }
-
-func fingerprint(key []byte) string { return rules.Fingerprint(key) }
