@@ -148,7 +148,7 @@ func (z *xzReader) nextBlock() error {
 	if b == 0 {
 		return z.endStream()
 	}
-	hdr := make([]byte, int(b+1)*4)
+	hdr := make([]byte, (int(b)+1)*4) // int first: b+1 overflows a byte at 0xff
 	hdr[0] = b
 	if _, err := io.ReadFull(z.src, hdr[1:]); err != nil {
 		return z.srcErr(err)
