@@ -336,6 +336,11 @@ func (Base64Text) Continue(w []byte, from int, _ scanner.Span) int {
 // cannot hold one, nor any encoding of one (see minB64Run), and decodes
 // to nothing.
 func (Base64Text) DecodeSpan(dst, text []byte, _ scanner.Span) ([]byte, error) {
+	// Spans checks the lines of the run's start in its window; a run that
+	// was collected across windows is checked here, whole, the same way.
+	if s := trimB64(text, 0, len(text)); !wrappedLikeB64(text, s, len(text)) {
+		return dst, nil
+	}
 	n0 := len(dst)
 	var acc uint32
 	k := 0

@@ -222,6 +222,14 @@ func checkConsistent(t *testing.T, d scanner.Decoder, w []byte, cut, ov int) {
 		s.End = cut - ov + e
 		dec, _ := d.DecodeSpan(nil, w[s.Start:s.End], s)
 		ws, ok := byStart[[2]int{s.Start, s.Tag}]
+		if !ok && s.Tag == tagRealigned {
+			// Which realigned spans a run gets depends on its first
+			// line's length, which a window can cut: a split run may be
+			// realigned where the whole one is realigned on its second
+			// line instead. An extra decoding, never a lost one (the
+			// engine reports a key reached twice on a line once).
+			continue
+		}
 		if !ok {
 			if len(dec) > 0 {
 				t.Fatalf("continued span %+v decodes to %d bytes but is not in the whole window", s, len(dec))
