@@ -78,7 +78,9 @@ type Decoder struct {
 	// means DefaultMaxHeld.
 	MaxHeld int64
 	// MaxMemSpool is how much of the pack's own (compressed) bytes is
-	// kept in memory for inflating objects again; beyond it they go to a
+	// kept in memory for inflating objects again (16 MiB: a bigger pack
+	// is rarely found in a tree, and a temporary file costs less than
+	// holding it); beyond it they go to a
 	// temporary file in os.TempDir(), removed after use, up to MaxSpool
 	// bytes. Zero means DefaultMaxMemSpool and DefaultMaxSpool.
 	MaxMemSpool int64
@@ -91,7 +93,7 @@ type Decoder struct {
 
 // Defaults for the spool and the rework a pack may cost.
 const (
-	DefaultMaxMemSpool = 64 << 20
+	DefaultMaxMemSpool = 16 << 20
 	DefaultMaxSpool    = 4 << 30
 	DefaultMaxRework   = 16 << 30
 )
