@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/xaiscan/xaiscan/rules"
 	"github.com/xaiscan/xaiscan/scanner"
@@ -341,6 +342,9 @@ func (Base64Text) DecodeSpan(dst, text []byte, _ scanner.Span) ([]byte, error) {
 	if s := trimB64(text, 0, len(text)); !wrappedLikeB64(text, s, len(text)) {
 		return dst, nil
 	}
+	// Sized once: appending would double the buffer, and a run may be
+	// tens of MiB (a fixture's tar.gz in a Go string).
+	dst = slices.Grow(dst, len(text)/4*3+3)
 	n0 := len(dst)
 	var acc uint32
 	k := 0
