@@ -56,7 +56,7 @@ func TestE2EChains(t *testing.T) {
 // A 42.zip-style nest of xz-compressed tars of zeros stops at the budget,
 // with an error naming the item.
 func TestE2ENestedXzBomb(t *testing.T) {
-	level := xzOf(t, make([]byte, 8<<20), 0)
+	level := xzOf(t, make([]byte, 1<<20), 0)
 	for d := range 3 {
 		var files []file
 		for i := range 8 {
@@ -64,7 +64,7 @@ func TestE2ENestedXzBomb(t *testing.T) {
 		}
 		level = xzOf(t, makeTar(t, files...), 0)
 	}
-	res, err := scanner.New(scanner.Options{Decoders: []scanner.Decoder{New(Options{})}, MaxDecodedBytes: 64 << 20}).
+	res, err := scanner.New(scanner.Options{Decoders: []scanner.Decoder{New(Options{})}, MaxDecodedBytes: 8 << 20}).
 		Run(context.Background(), scanner.ItemList{dataItem("nest.tar.xz", level)})
 	if err != nil {
 		t.Fatal(err)

@@ -225,17 +225,17 @@ func TestXzDictionaryBomb(t *testing.T) {
 		t.Fatalf("%d findings, allocated %d MiB", len(res.Findings), got>>20)
 	}
 
-	// Matches 2 MiB back: a 1 MiB dictionary cannot hold them.
-	random := make([]byte, 2<<20)
+	// Matches 512 KiB back: a 256 KiB dictionary cannot hold them.
+	random := make([]byte, 512<<10)
 	rand.Read(random)
-	far := xzOf(t, append(append([]byte("K="+key+"\n"), random...), random...), 4<<20)
+	far := xzOf(t, append(append([]byte("K="+key+"\n"), random...), random...), 1<<20)
 	for _, it := range both("far.xz", far) {
-		res := scan(t, Options{MaxDictionary: 1 << 20}, it)
+		res := scan(t, Options{MaxDictionary: 256 << 10}, it)
 		foundAt(t, res, key, "far.xz!far:1")
 		if len(res.Coverage.Skipped) != 1 || !res.Coverage.Partial() {
 			t.Fatalf("skipped %+v", res.Coverage.Skipped)
 		}
-		if s := res.Coverage.Skipped[0]; s.Path != "far.xz!far" || !strings.Contains(s.Reason, "dictionary larger than the cap of 1 MiB") {
+		if s := res.Coverage.Skipped[0]; s.Path != "far.xz!far" || !strings.Contains(s.Reason, "dictionary larger than the cap of 256 KiB") {
 			t.Errorf("skipped %+v", s)
 		}
 	}
