@@ -41,7 +41,7 @@ func newLineState(head []byte) lineState {
 
 // IsBinary reports whether content that starts with head is binary: a NUL
 // in its first 8,000 bytes, as git decides. Binary content is read with
-// BinaryDetector where a detector offers it.
+// the binary rules (rules.FindBinary).
 func IsBinary(head []byte) bool {
 	return bytes.IndexByte(head[:min(len(head), binarySniffLen)], 0) >= 0
 }

@@ -1,7 +1,9 @@
-// Package archive is the scanner's Expander for compressed files and
-// archives: gzip (.gz), bzip2 (.bz2), zip (.zip and zip-based formats such
-// as .jar, .whl, .apk, .docx), tar (with GNU and PAX sparse members), and
-// compressed tars (.tar.gz, .tgz, .tar.bz2), nested to a bounded depth.
+// Package archive is the scanner's container Decoder for compressed files and
+// archives: gzip (.gz), bzip2 (.bz2), xz, zstd, zlib-headed files, zip
+// (.zip and zip-based formats such as .jar, .whl, .apk, .docx, whose text is
+// also read joined across runs), tar (with GNU and PAX sparse members), and
+// tars compressed by any of these, nested to a bounded depth; and PDF, whose
+// Flate streams it inflates.
 //
 // Containers are recognised by their first bytes, never by their name
 // alone. Members become scanner.Items whose Path is
@@ -57,7 +59,7 @@ const (
 	DefaultMaxDictionary = 64 << 20
 )
 
-// Options bound what an Expander will do. Zero fields take the defaults.
+// Options bound what the Expander will do. Zero fields take the defaults.
 type Options struct {
 	// MaxDepth is how many container levels are opened: 3 opens a zip in
 	// a tar.gz in a gz, and scans a container found deeper as raw bytes

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"context"
 	"errors"
@@ -204,7 +205,7 @@ func (p PDF) Open(ctx context.Context, it scanner.Item, r io.Reader, m scanner.M
 		switch {
 		case derr == nil:
 		case errors.Is(derr, scanner.ErrMalformed):
-			damage = cmpOr(damage, derr)
+			damage = cmp.Or(damage, derr) // the first damage met
 		default:
 			m.Skip(scanner.ErrorAt(it.Path, derr.Error()))
 		}
@@ -220,11 +221,4 @@ func pdfStreamItem(pdf scanner.Item, out []byte) scanner.Item {
 	return scanner.Item{Path: pdf.Path, Source: pdf.Source, Object: pdf.Object, Size: int64(len(out)),
 		Template: pdf.Template, Counts: scanner.CountNone, Once: true, Encoding: pdfFlateEncoding, View: true,
 		Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(out)), nil }}
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }

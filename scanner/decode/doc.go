@@ -21,10 +21,6 @@
 //     (tested 8 bytes at a time) cannot be inside such a run.
 //   - UTF-16: such a run spans 168 or more bytes, every other one NUL, so
 //     a 2-byte sample every 128 bytes must meet a NUL.
-//
-// The old Detectors (Detectors, Encoded, Base64, UTF16), which find a key's
-// own encoding around a fixed literal and return Hits, are kept until the
-// engine runs the decoders; see base64_detector.go.
 package decode
 
 import "github.com/xaiscan/xaiscan/scanner"
